@@ -1,0 +1,11 @@
+"""Test settings: the real PostgreSQL and Redis of the machine unless the environment names others."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+
+from annotate.settings import *  # noqa: F403
+
+# Password hashing dominates test time otherwise; production keeps Django's default hasher.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

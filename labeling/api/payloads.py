@@ -1,0 +1,62 @@
+"""Hand-shaped responses for the labeler's hot path (next task, assignment detail).
+
+They carry exactly the fields of `AssignmentSerializer` (a test holds them equal) without its per-request cost:
+the next-task call is made thousands of times an hour, and building ModelSerializer fields dominated it.
+"""
+
+from functools import lru_cache
+
+from labeling.models import Assignment, Guideline, TaskCandidate
+
+
+@lru_cache(maxsize=512)
+def _guideline_payload(guideline_id: int) -> dict:
+    # Guideline versions are immutable, so a version's payload can be kept for the life of the process.
+    g = Guideline.objects.select_related("created_by").get(pk=guideline_id)
+    return {
+        "id": g.pk,
+        "version": g.version,
+        "body_md": g.body_md,
+        "criteria": g.criteria,
+        "rating_scale": g.rating_scale,
+        "flags": g.flags,
+        "created_by": {"id": g.created_by.pk, "username": g.created_by.username} if g.created_by else None,
+        "created_at": g.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def assignment_payload(assignment: Assignment) -> dict:
+    """The assignment as a labeler sees it; `assignment.task` must come with its prompt and project loaded."""
+    task = assignment.task
+    project = task.project
+    candidates = [
+        {"id": cid, "text": text}
+        for cid, text in TaskCandidate.objects.filter(task=task)
+        .order_by("position")
+        .values_list("candidate_id", "candidate__text")
+    ]
+    return {
+        "id": assignment.pk,
+        "status": assignment.status,
+        "leased_at": _iso(assignment.leased_at),
+        "expires_at": _iso(assignment.expires_at),
+        "finished_at": _iso(assignment.finished_at),
+        "skip_reason": assignment.skip_reason,
+        "task": {
+            "id": task.pk,
+            "kind": task.kind,
+            "messages": task.prompt.messages if task.prompt_id else [],
+            "candidates": candidates,
+        },
+        "project": {
+            "id": project.pk,
+            "name": project.name,
+            "allow_ties": project.allow_ties,
+            "k_answers": project.k_answers,
+        },
+        "guideline": dict(_guideline_payload(assignment.guideline_id)) if assignment.guideline_id else None,
+    }

@@ -1,0 +1,62 @@
+"""Who may do what. Every view names one of these; the default for a view that forgets is superusers only.
+
+Roles rank admin > reviewer > labeler. A non-member gets 404 for a project (its existence is not revealed);
+a member without the role gets 403. A token scoped to a project reaches that project only.
+"""
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.permissions import BasePermission, IsAuthenticated
+
+from labeling.models import ApiToken, Membership, Project, Role
+
+ROLE_RANK = {Role.LABELER: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
+
+
+def projects_with_role(user) -> QuerySet[Project]:
+    """Projects annotated with the user's role in each (`user_role`, None for non-members), in one query."""
+    role = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
+    return Project.objects.annotate(user_role=Subquery(role))
+
+
+def token_allows(request, project_id: int) -> bool:
+    token = request.auth
+    return not (
+        isinstance(token, ApiToken) and token.project_id is not None and token.project_id != project_id
+    )
+
+
+def project_for_request(request, project_id: int, minimum: str) -> tuple[Project, str]:
+    """The project and the user's role in it, or 404/403 as above."""
+    project = get_object_or_404(projects_with_role(request.user), pk=project_id)
+    role = Role.ADMIN if request.user.is_superuser else project.user_role
+    if role is None or not token_allows(request, project.pk):
+        raise NotFound("Project not found.")
+    if ROLE_RANK[role] < ROLE_RANK[minimum]:
+        raise PermissionDenied(f"This needs the {minimum} role in project '{project.slug}'; you are {role}.")
+    return project, role
+
+
+class ProjectRole(BasePermission):
+    """The view's `minimum_role` (or `minimum_role_by_method`) in the project named by the URL's project_id."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        minimum = getattr(view, "minimum_role_by_method", {}).get(request.method, view.minimum_role)
+        view.project, view.role = project_for_request(request, int(view.kwargs["project_id"]), minimum)
+        return True
+
+
+class Authenticated(IsAuthenticated):
+    """Any signed-in user; the view itself limits what they see to their own rows."""
+
+
+class SiteStaffForWrites(BasePermission):
+    """Reads for any signed-in user; creating projects is for site staff."""
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in ("GET", "HEAD", "OPTIONS") or request.user.is_staff

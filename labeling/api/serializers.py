@@ -1,0 +1,305 @@
+"""Serializers validate request shapes and shape responses; the services do the rest."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from labeling.models import (
+    ApiToken,
+    Assignment,
+    Demonstration,
+    Guideline,
+    Membership,
+    Project,
+    Prompt,
+    Ranking,
+    Review,
+    Role,
+    Task,
+)
+
+User = get_user_model()
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username"]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    open_tasks = serializers.IntegerField(read_only=True, required=False)
+    my_active_assignments = serializers.IntegerField(read_only=True, required=False)
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "k_answers",
+            "redundancy",
+            "lease_seconds",
+            "allow_ties",
+            "gold_rate",
+            "prompt_tasks_enabled",
+            "created_at",
+            "open_tasks",
+            "my_active_assignments",
+            "my_role",
+        ]
+        read_only_fields = ["id", "created_at"]
+
+    def get_my_role(self, project: Project) -> str | None:
+        roles = self.context.get("roles", {})
+        return roles.get(project.pk)
+
+
+class ProjectWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.SlugField(max_length=80, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    k_answers = serializers.IntegerField(required=False, min_value=4, max_value=9)
+    redundancy = serializers.IntegerField(required=False, min_value=1, max_value=20)
+    lease_seconds = serializers.IntegerField(required=False, min_value=30, max_value=24 * 3600)
+    allow_ties = serializers.BooleanField(required=False)
+    gold_rate = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
+    prompt_tasks_enabled = serializers.BooleanField(required=False)
+
+
+class ProjectUpdateSerializer(ProjectWriteSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "role", "created_at"]
+
+
+class MembershipWriteSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MembershipRoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class GuidelineSerializer(serializers.ModelSerializer):
+    created_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Guideline
+        fields = ["id", "version", "body_md", "criteria", "rating_scale", "flags", "created_by", "created_at"]
+
+
+class GuidelineWriteSerializer(serializers.Serializer):
+    body_md = serializers.CharField(allow_blank=True, max_length=200_000)
+    criteria = serializers.JSONField(required=False)
+    rating_scale = serializers.JSONField(required=False)
+    flags = serializers.JSONField(required=False)
+
+
+class ImportRequestSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    kind = serializers.ChoiceField(choices=["prompts", "ranking_items"])
+    format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False, default="jsonl")
+    create_tasks = serializers.BooleanField(required=False, default=True)
+
+
+class ImportResultSerializer(serializers.Serializer):
+    records = serializers.IntegerField()
+    prompts_created = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    tasks_created = serializers.IntegerField()
+    candidates_created = serializers.IntegerField()
+
+
+class PromptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Prompt
+        fields = ["id", "external_id", "messages", "metadata", "source", "created_at"]
+
+
+class TaskAdminSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "kind",
+            "prompt",
+            "priority",
+            "is_gold",
+            "required_annotations",
+            "completed_count",
+            "status",
+            "created_at",
+        ]
+
+
+class BlindCandidateSerializer(serializers.Serializer):
+    """What a labeler sees of an answer: its id and text, never its model or sampling settings."""
+
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class LabelerTaskSerializer(serializers.ModelSerializer):
+    messages = serializers.SerializerMethodField()
+    candidates = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Task
+        fields = ["id", "kind", "messages", "candidates"]
+
+    def get_messages(self, task: Task) -> list[dict]:
+        return task.prompt.messages if task.prompt_id else []
+
+    def get_candidates(self, task: Task) -> list[dict]:
+        links = sorted(task.task_candidates.all(), key=lambda link: link.position)  # prefetched by the view
+        return BlindCandidateSerializer([link.candidate for link in links], many=True).data
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    task = LabelerTaskSerializer(read_only=True)
+    project = serializers.SerializerMethodField()
+    guideline = GuidelineSerializer(read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "status",
+            "leased_at",
+            "expires_at",
+            "finished_at",
+            "skip_reason",
+            "task",
+            "project",
+            "guideline",
+        ]
+
+    def get_project(self, assignment: Assignment) -> dict:
+        project = assignment.task.project
+        return {
+            "id": project.pk,
+            "name": project.name,
+            "allow_ties": project.allow_ties,
+            "k_answers": project.k_answers,
+        }
+
+
+class AssignmentBriefSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(source="task.kind")
+    project_id = serializers.IntegerField(source="task.project_id")
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "status", "kind", "project_id", "task_id", "leased_at", "expires_at", "finished_at"]
+
+
+class SubmitSerializer(serializers.Serializer):
+    """One body for every task kind; the fields that apply depend on the task's kind."""
+
+    client_id = serializers.UUIDField()
+    seconds_spent = serializers.FloatField(required=False, default=0, min_value=0)
+    guideline_version = serializers.IntegerField(required=False, min_value=1)
+    # ranking
+    tiers = serializers.JSONField(required=False)
+    ratings = serializers.JSONField(required=False)
+    flags = serializers.JSONField(required=False)
+    unrankable_reason = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=32_000)
+    # demonstration
+    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=32_000)
+    # prompt
+    messages = serializers.JSONField(required=False)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class RankingSerializer(serializers.ModelSerializer):
+    guideline_version = serializers.IntegerField(source="guideline.version", read_only=True)
+
+    class Meta:
+        model = Ranking
+        fields = [
+            "id",
+            "task",
+            "assignment",
+            "user",
+            "client_id",
+            "guideline_version",
+            "tiers",
+            "ratings",
+            "flags",
+            "unrankable",
+            "unrankable_reason",
+            "comment",
+            "seconds_spent",
+            "created_at",
+        ]
+
+
+class DemonstrationSerializer(serializers.ModelSerializer):
+    guideline_version = serializers.IntegerField(source="guideline.version", read_only=True)
+    messages = serializers.JSONField(source="task.prompt.messages", read_only=True)
+
+    class Meta:
+        model = Demonstration
+        fields = [
+            "id",
+            "task",
+            "assignment",
+            "user",
+            "client_id",
+            "guideline_version",
+            "messages",
+            "text",
+            "review_status",
+            "seconds_spent",
+            "created_at",
+        ]
+
+
+class WrittenPromptResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    prompt = serializers.IntegerField(source="prompt_id")
+    client_id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Review
+        fields = ["id", "demonstration", "reviewer", "decision", "comment", "created_at"]
+
+
+class ReviewWriteSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "project", "expires_at", "revoked_at", "last_used_at", "created_at"]
+
+
+class ApiTokenWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    project = serializers.IntegerField(required=False, allow_null=True)
+    expires_in_days = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=3650, default=90
+    )
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1000, trim_whitespace=False)

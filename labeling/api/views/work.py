@@ -1,0 +1,100 @@
+"""The labeler's loop: next task, submit, skip; and their own assignments."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.api import serializers as s
+from labeling.api.payloads import assignment_payload
+from labeling.api.permissions import Authenticated, ProjectRole
+from labeling.models import Role, TaskKind
+from labeling.selectors import assignments_for_user
+from labeling.services import assignment as assignment_service
+from labeling.services import submission
+
+
+class NextAssignmentView(APIView):
+    """Lease the next task in a project: 200 with the assignment, or 204 when no work is left for this labeler."""
+
+    permission_classes = [ProjectRole]
+    minimum_role = Role.LABELER
+
+    @extend_schema(
+        request=None, responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="No work")}
+    )
+    def post(self, request, project_id: int):
+        assignment = assignment_service.assignment_claim_next(user=request.user, project=self.project)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        assignment.task.project = self.project
+        return Response(assignment_payload(assignment))
+
+
+class MyAssignmentsMixin:
+    def get_queryset(self):
+        queryset = assignments_for_user(self.request.user).order_by("-id")
+        token = self.request.auth
+        if getattr(token, "project_id", None):
+            queryset = queryset.filter(task__project_id=token.project_id)
+        return queryset
+
+
+class AssignmentListView(MyAssignmentsMixin, generics.ListAPIView):
+    """The user's own assignments, newest first (`?status=` filters)."""
+
+    permission_classes = [Authenticated]
+    serializer_class = s.AssignmentBriefSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        wanted = self.request.query_params.get("status")
+        return queryset.filter(status=wanted) if wanted else queryset
+
+
+class AssignmentDetailView(MyAssignmentsMixin, APIView):
+    permission_classes = [Authenticated]
+
+    @extend_schema(responses=s.AssignmentSerializer)
+    def get(self, request, assignment_id: int):
+        queryset = self.get_queryset().select_related("task__project", "task__prompt")
+        return Response(assignment_payload(get_object_or_404(queryset, pk=assignment_id)))
+
+
+class SubmitView(APIView):
+    """Submit the work of an assignment. Idempotent by `client_id`: a repeat returns the stored annotation (200)."""
+
+    permission_classes = [Authenticated]
+    output = {
+        TaskKind.RANKING: s.RankingSerializer,
+        TaskKind.DEMONSTRATION: s.DemonstrationSerializer,
+        TaskKind.PROMPT: s.WrittenPromptResultSerializer,
+    }
+
+    @extend_schema(request=s.SubmitSerializer, responses={201: dict, 200: dict})
+    def post(self, request, assignment_id: int):
+        body = s.SubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = submission.assignment_submit(
+            user=request.user,
+            assignment_id=assignment_id,
+            project_id=getattr(request.auth, "project_id", None),
+            **body.validated_data,
+        )
+        data = self.output[result.annotation.task.kind](result.annotation).data
+        return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+class SkipView(MyAssignmentsMixin, APIView):
+    permission_classes = [Authenticated]
+
+    @extend_schema(request=s.SkipSerializer, responses=s.AssignmentBriefSerializer)
+    def post(self, request, assignment_id: int):
+        assignment = get_object_or_404(self.get_queryset(), pk=assignment_id)
+        body = s.SkipSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assignment = assignment_service.assignment_skip(
+            user=request.user, assignment=assignment, reason=body.validated_data["reason"]
+        )
+        return Response(s.AssignmentBriefSerializer(assignment).data)

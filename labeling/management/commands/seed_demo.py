@@ -1,0 +1,69 @@
+"""Create the demo project: a guideline, prompts to answer, ranking tasks with K=4 answers, and demo users."""
+
+import secrets
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from labeling.models import Project, Role
+from labeling.services.imports import import_file
+from labeling.services.projects import membership_set, project_create
+
+DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+USERS = (("admin", Role.ADMIN, True), ("reviewer", Role.REVIEWER, False), ("labeler", Role.LABELER, False))
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo project and users, and print their logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--password", help="Use this password for every demo user instead of random ones."
+        )
+
+    @transaction.atomic
+    def handle(self, *args, password: str | None = None, **options):
+        User = get_user_model()
+        logins = {}
+        users = {}
+        for username, _role, staff in USERS:
+            user, _ = User.objects.get_or_create(username=username)
+            user.is_staff = staff
+            user.is_superuser = False
+            logins[username] = password or secrets.token_urlsafe(9)
+            user.set_password(logins[username])
+            user.save()
+            users[username] = user
+        project = Project.objects.filter(slug="demo").first()
+        if project is None:
+            project = project_create(
+                creator=users["admin"],
+                name="Demo: assistant answers",
+                slug="demo",
+                description="Rank four answers per prompt, and write ideal answers for others.",
+                k_answers=4,
+                redundancy=1,
+                allow_ties=True,
+            )
+        for username, role, _staff in USERS:
+            membership_set(project=project, user=users[username], role=role)
+        ranked = import_file(
+            project=project,
+            user=users["admin"],
+            data=(DEMO_DIR / "ranking_items.jsonl").read_bytes(),
+            kind="ranking_items",
+        )
+        prompts = import_file(
+            project=project,
+            user=users["admin"],
+            data=(DEMO_DIR / "prompts.jsonl").read_bytes(),
+            kind="prompts",
+        )
+        self.stdout.write(
+            f"Demo project '{project.name}' (id {project.pk}): {ranked.tasks_created} new ranking tasks, "
+            f"{prompts.tasks_created} new demonstration tasks."
+        )
+        for username, role, _staff in USERS:
+            self.stdout.write(f"  {role:<9} login: {username:<9} password: {logins[username]}")

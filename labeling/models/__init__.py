@@ -1,0 +1,47 @@
+from labeling.models.annotations import (
+    Demonstration,
+    Ranking,
+    Review,
+    ReviewDecision,
+    ReviewStatus,
+    WrittenPrompt,
+)
+from labeling.models.content import Candidate, CandidateSource, Prompt, PromptSource
+from labeling.models.project import (
+    DEFAULT_CRITERIA,
+    DEFAULT_FLAGS,
+    DEFAULT_RATING_SCALE,
+    ApiToken,
+    Guideline,
+    Membership,
+    Project,
+    Role,
+)
+from labeling.models.tasks import Assignment, AssignmentStatus, Task, TaskCandidate, TaskKind, TaskStatus
+
+__all__ = [
+    "DEFAULT_CRITERIA",
+    "DEFAULT_FLAGS",
+    "DEFAULT_RATING_SCALE",
+    "ApiToken",
+    "Assignment",
+    "AssignmentStatus",
+    "Candidate",
+    "CandidateSource",
+    "Demonstration",
+    "Guideline",
+    "Membership",
+    "Project",
+    "Prompt",
+    "PromptSource",
+    "Ranking",
+    "Review",
+    "ReviewDecision",
+    "ReviewStatus",
+    "Role",
+    "Task",
+    "TaskCandidate",
+    "TaskKind",
+    "TaskStatus",
+    "WrittenPrompt",
+]

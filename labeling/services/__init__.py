@@ -1,0 +1,1 @@
+"""The writes: one function per use case, each in one transaction."""

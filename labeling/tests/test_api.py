@@ -1,0 +1,286 @@
+import io
+import json
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from labeling.models import Guideline, Ranking, Role
+from labeling.tests.factories import (
+    add_member,
+    import_ranking_tasks,
+    make_project,
+    make_user,
+    new_client_id,
+    ranking_items,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def world():
+    admin = make_user(is_staff=True)
+    project = make_project(admin=admin)
+    import_ranking_tasks(project, 3)
+    return {
+        "project": project,
+        "admin": admin,
+        "reviewer": add_member(project, Role.REVIEWER),
+        "labeler": add_member(project, Role.LABELER),
+        "outsider": add_member(make_project(), Role.LABELER),
+    }
+
+
+def test_labeler_round_trip_over_http(world):
+    project, labeler = world["project"], world["labeler"]
+    client = client_for(labeler)
+    response = client.post(f"/api/projects/{project.pk}/assignments/next/")
+    assert response.status_code == 200
+    body = response.json()
+    candidates = body["task"]["candidates"]
+    assert len(candidates) == 4 and set(candidates[0]) == {"id", "text"}  # blind: no model, no source
+    assert body["guideline"]["version"] == 1
+    ids = [c["id"] for c in candidates]
+    payload = {
+        "client_id": new_client_id(),
+        "tiers": [[ids[1]], [ids[0], ids[2]], [ids[3]]],
+        "seconds_spent": 12,
+    }
+    first = client.post(f"/api/assignments/{body['id']}/submit/", payload, format="json")
+    assert first.status_code == 201, first.json()
+    again = client.post(f"/api/assignments/{body['id']}/submit/", payload, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    assert Ranking.objects.get().tiers == payload["tiers"]
+
+
+def test_bad_ranking_over_http_names_the_problem(world):
+    project, labeler = world["project"], world["labeler"]
+    client = client_for(labeler)
+    body = client.post(f"/api/projects/{project.pk}/assignments/next/").json()
+    ids = [c["id"] for c in body["task"]["candidates"]]
+    response = client.post(
+        f"/api/assignments/{body['id']}/submit/",
+        {"client_id": new_client_id(), "tiers": [[ids[0]]]},
+        format="json",
+    )
+    assert response.status_code == 400
+    data = response.json()
+    assert data["code"] == "invalid_ranking"
+    assert "missing" in data["errors"][0]["message"] and data["errors"][0]["field"] == "tiers"
+
+
+def test_no_work_is_204(world):
+    project = make_project()
+    labeler = add_member(project)
+    assert client_for(labeler).post(f"/api/projects/{project.pk}/assignments/next/").status_code == 204
+
+
+ROUTES = [
+    # (method, path template, body, minimum role) -- minimum None means any member
+    ("get", "/api/projects/{p}/", None, "labeler"),
+    ("patch", "/api/projects/{p}/", {"redundancy": 2}, "admin"),
+    ("get", "/api/projects/{p}/members/", None, "admin"),
+    ("get", "/api/projects/{p}/guidelines/", None, "labeler"),
+    ("get", "/api/projects/{p}/guidelines/current/", None, "labeler"),
+    ("post", "/api/projects/{p}/guidelines/", {"body_md": "v2"}, "admin"),
+    ("get", "/api/projects/{p}/prompts/", None, "reviewer"),
+    ("get", "/api/projects/{p}/tasks/", None, "reviewer"),
+    ("get", "/api/projects/{p}/rankings/", None, "reviewer"),
+    ("get", "/api/projects/{p}/demonstrations/", None, "reviewer"),
+    ("post", "/api/projects/{p}/assignments/next/", None, "labeler"),
+]
+RANK = {"labeler": 1, "reviewer": 2, "admin": 3}
+
+
+@pytest.mark.parametrize(("method", "path", "body", "minimum"), ROUTES)
+@pytest.mark.parametrize("who", ["anonymous", "outsider", "labeler", "reviewer", "admin"])
+def test_each_role_gets_exactly_what_it_may(world, method, path, body, minimum, who):
+    url = path.format(p=world["project"].pk)
+    client = APIClient() if who == "anonymous" else client_for(world[who])
+    response = getattr(client, method)(url, body, format="json")
+    if who == "anonymous":
+        assert response.status_code in (401, 403)
+    elif who == "outsider":
+        assert response.status_code == 404  # another project's data is not even confirmed to exist
+    elif RANK[who] >= RANK[minimum]:
+        assert response.status_code in (200, 201, 204), (who, url, response.content)
+    else:
+        assert response.status_code == 403, (who, url, response.status_code)
+
+
+def test_import_through_api_admin_only(world):
+    project = world["project"]
+    upload = io.BytesIO(ranking_items(2, prefix="api"))
+    upload.name = "items.jsonl"
+    denied = client_for(world["reviewer"]).post(
+        f"/api/projects/{project.pk}/imports/", {"file": upload, "kind": "ranking_items"}, format="multipart"
+    )
+    assert denied.status_code == 403
+    upload.seek(0)
+    ok = client_for(world["admin"]).post(
+        f"/api/projects/{project.pk}/imports/", {"file": upload, "kind": "ranking_items"}, format="multipart"
+    )
+    assert ok.status_code == 201 and ok.json()["tasks_created"] == 2
+    bad = io.BytesIO(b'{"external_id": "z"}\n')
+    bad.name = "bad.jsonl"
+    response = client_for(world["admin"]).post(
+        f"/api/projects/{project.pk}/imports/", {"file": bad, "kind": "ranking_items"}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert {e["field"] for e in response.json()["errors"]} >= {"prompt"}
+
+
+def test_only_staff_create_projects_and_members_are_admin_managed(world):
+    assert (
+        client_for(world["labeler"]).post("/api/projects/", {"name": "Mine"}, format="json").status_code
+        == 403
+    )
+    created = client_for(world["admin"]).post(
+        "/api/projects/", {"name": "New one", "k_answers": 7}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["my_role"] == "admin"
+    bad = client_for(world["admin"]).post("/api/projects/", {"name": "Bad", "k_answers": 12}, format="json")
+    assert bad.status_code == 400 and "k_answers" in bad.json()
+    project = world["project"]
+    newcomer = make_user()
+    response = client_for(world["admin"]).post(
+        f"/api/projects/{project.pk}/members/",
+        {"username": newcomer.username, "role": "labeler"},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert client_for(newcomer).get(f"/api/projects/{project.pk}/").status_code == 200
+
+
+def test_labeler_cannot_read_or_submit_anothers_assignment(world):
+    project = world["project"]
+    mine = client_for(world["labeler"]).post(f"/api/projects/{project.pk}/assignments/next/").json()
+    thief = add_member(project)
+    client = client_for(thief)
+    assert client.get(f"/api/assignments/{mine['id']}/").status_code == 404
+    response = client.post(
+        f"/api/assignments/{mine['id']}/submit/", {"client_id": new_client_id(), "tiers": []}, format="json"
+    )
+    assert response.status_code == 404
+    assert client.get("/api/assignments/").json()["results"] == []
+
+
+def test_reviewer_reviews_only_in_own_project(world):
+    from labeling.services.assignment import assignment_claim_next
+    from labeling.services.submission import demonstration_submit
+    from labeling.tests.factories import import_prompt_tasks
+
+    project = world["project"]
+    import_prompt_tasks(project, 1)
+    labeler = world["labeler"]
+    for _ in range(4):
+        a = assignment_claim_next(user=labeler, project=project)
+        if a.task.kind == "demonstration":
+            break
+        client_for(labeler).post(f"/api/assignments/{a.pk}/skip/", {"reason": "not now"}, format="json")
+    demo = demonstration_submit(
+        user=labeler, assignment_id=a.pk, client_id=new_client_id(), text="Answer"
+    ).annotation
+    url = f"/api/demonstrations/{demo.pk}/review/"
+    assert client_for(world["outsider"]).post(url, {"decision": "accept"}, format="json").status_code == 404
+    assert client_for(labeler).post(url, {"decision": "accept"}, format="json").status_code == 403
+    assert client_for(world["reviewer"]).post(url, {"decision": "accept"}, format="json").status_code == 201
+
+
+def test_session_login_requires_csrf_and_token_auth_works(world):
+    labeler = world["labeler"]
+    browser = Client(enforce_csrf_checks=True)
+    refused = browser.post(
+        "/api/auth/login",
+        json.dumps({"username": labeler.username, "password": "pw-" + labeler.username}),
+        content_type="application/json",
+    )
+    assert refused.status_code == 403
+    token = browser.get("/api/auth/csrf").json()["csrf_token"]
+    wrong = browser.post(
+        "/api/auth/login",
+        json.dumps({"username": labeler.username, "password": "nope"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert wrong.status_code == 400 and wrong.json()["code"] == "bad_credentials"
+    ok = browser.post(
+        "/api/auth/login",
+        json.dumps({"username": labeler.username, "password": "pw-" + labeler.username}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert ok.status_code == 200 and ok.json()["projects"][0]["role"] == "labeler"
+    # A session-authenticated write without the CSRF header is refused.
+    project = world["project"]
+    assert browser.post(f"/api/projects/{project.pk}/assignments/next/").status_code == 403
+    token = browser.cookies["csrftoken"].value
+    assert (
+        browser.post(f"/api/projects/{project.pk}/assignments/next/", HTTP_X_CSRFTOKEN=token).status_code
+        == 200
+    )
+
+    created = browser.post(
+        "/api/tokens/",
+        json.dumps({"name": "script", "project": project.pk}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert created.status_code == 201
+    key = created.json()["key"]
+    script = APIClient()
+    script.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert script.get(f"/api/projects/{project.pk}/").status_code == 200
+    # Scoped to one project: another project the user belongs to is out of reach.
+    other = make_project()
+    add_member(other, user=labeler)
+    assert script.get(f"/api/projects/{other.pk}/").status_code == 404
+    script.credentials(HTTP_AUTHORIZATION="Token ann_wrong")
+    wrong_token = script.get(f"/api/projects/{project.pk}/")
+    assert wrong_token.status_code == 401 and "Invalid token" in wrong_token.json()["detail"]
+    token_id = created.json()["token"]["id"]
+    assert browser.delete(f"/api/tokens/{token_id}/", HTTP_X_CSRFTOKEN=token).status_code == 204
+    script.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert "revoked" in script.get(f"/api/projects/{project.pk}/").json()["detail"]
+
+
+def test_guideline_versions_are_numbered_and_recorded(world):
+    project = world["project"]
+    admin = client_for(world["admin"])
+    response = admin.post(
+        f"/api/projects/{project.pk}/guidelines/",
+        {"body_md": "## New rules", "flags": [{"key": "off_topic", "label": "Off topic"}]},
+        format="json",
+    )
+    assert response.status_code == 201 and response.json()["version"] == 2
+    bad = admin.post(
+        f"/api/projects/{project.pk}/guidelines/", {"body_md": "x", "flags": [{"key": ""}]}, format="json"
+    )
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "flags[0]"
+    assert Guideline.objects.filter(project=project).count() == 2
+
+
+def test_schema_and_docs_served(world):
+    schema = client_for(world["labeler"]).get("/api/schema/")
+    assert schema.status_code == 200
+    assert b"/api/assignments/{assignment_id}/submit/" in schema.content
+    assert Client().get("/api/docs/").status_code == 200
+    assert Client().get("/healthz").json() == {"status": "ok"}
+
+
+def test_hot_path_payload_matches_the_documented_serializer(world):
+    from labeling.api.payloads import assignment_payload
+    from labeling.api.serializers import AssignmentSerializer
+    from labeling.models import Assignment
+
+    project = world["project"]
+    client_for(world["labeler"]).post(f"/api/projects/{project.pk}/assignments/next/")
+    assignment = Assignment.objects.select_related("task__project", "task__prompt").get()
+    assert assignment_payload(assignment) == AssignmentSerializer(assignment).data

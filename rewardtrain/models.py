@@ -1,0 +1,1 @@
+"""Dataset snapshots, registered models, generation jobs and training runs (filled in by later issues)."""

@@ -1,0 +1,118 @@
+"""Command line: ``python -m rewardtrain.training sft|rm --data D --model M --out O [--flag value ...]``.
+
+Every field of ``SFTConfig`` / ``RMConfig`` is a flag (``grad_accum`` -> ``--grad-accum``; booleans take
+``--flag`` / ``--no-flag``). Ctrl-C or SIGTERM asks the run to stop after the current step and write a
+checkpoint; running the same command again resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+import types
+import typing
+from typing import Any
+
+from .config import RMConfig, SFTConfig, TrainConfig
+from .progress import JsonLinesProgress, TextProgressBar
+
+COMMANDS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "rm": RMConfig}
+
+
+def _field_type(tp: Any) -> tuple[type, bool]:
+    """(scalar type, optional?) of a field annotation such as ``int | None``."""
+    args = typing.get_args(tp)
+    if isinstance(tp, types.UnionType) or typing.get_origin(tp) is typing.Union:
+        inner = [a for a in args if a is not type(None)]
+        return inner[0], True
+    return tp, False
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser, cls: type[TrainConfig]) -> None:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        scalar, optional = _field_type(hints[f.name])
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if scalar is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default)
+        elif required:
+            parser.add_argument(flag, dest=f.name, type=scalar, required=True)
+        else:
+            default = f.default
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                type=scalar,
+                default=default,
+                help=f"default: {default}" + (" (optional)" if optional else ""),
+            )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m rewardtrain.training", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, cls in COMMANDS.items():
+        p = sub.add_parser(name, help=(cls.__doc__ or "").strip().split("\n")[0])
+        _add_config_arguments(p, cls)
+        p.add_argument(
+            "--progress",
+            choices=["text", "json", "none"],
+            default="text",
+            help="progress output (stderr/stdout)",
+        )
+    return parser
+
+
+class _StopFlag:
+    """First SIGINT/SIGTERM requests a graceful stop; a second one interrupts immediately."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nstop requested: finishing the current step and writing a checkpoint", file=sys.stderr)
+
+    def __call__(self) -> bool:
+        return self.requested
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    command, progress_kind = args.pop("command"), args.pop("progress")
+    config = COMMANDS[command](**args)
+    progress = {"text": TextProgressBar(), "json": JsonLinesProgress(), "none": None}[progress_kind]
+    stop = _StopFlag()
+    stop.install()
+    # Imported here so that ``--help`` stays fast.
+    from transformers.utils import logging as hf_logging
+
+    from .rm import train_rm
+    from .sft import train_sft
+
+    hf_logging.disable_progress_bar()
+
+    train = train_sft if command == "sft" else train_rm
+    result = train(config, progress=progress, should_stop=stop)
+    summary = {
+        "output_dir": result.output_dir,
+        "steps": result.steps,
+        "stopped_early": result.stopped_early,
+        "checkpoint_dir": result.checkpoint_dir,
+        "metrics": result.metrics,
+    }
+    if progress_kind != "json":
+        print(json.dumps(summary, indent=2))
+    return 0

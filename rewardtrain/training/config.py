@@ -1,0 +1,101 @@
+"""Training configuration dataclasses.
+
+Every field has a default that is sane for a small model on one GPU; the CLI exposes each field as a
+``--flag-name`` (see ``cli.py``), and the Celery side builds the same dataclasses directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(kw_only=True)
+class TrainConfig:
+    """Options shared by SFT and reward-model training."""
+
+    data: str
+    """JSONL file, or a directory holding ``train.jsonl`` (+ optional ``validation.jsonl``)."""
+    model: str
+    """Hugging Face hub name or local directory of the starting model."""
+    out: str
+    """Output directory: the final model is saved here, checkpoints under ``out/checkpoints``."""
+    gguf_file: str | None = None
+    """Optional GGUF file name inside ``model`` (transformers de-quantises it on load)."""
+    eval_data: str | None = None
+    """Validation JSONL; defaults to ``validation.jsonl`` next to ``train.jsonl`` when ``data`` is a dir."""
+
+    seed: int = 0
+    max_length: int = 1024
+    """Maximum tokens per sequence (prompt + answer); prompts are cut from the left first."""
+    batch_size: int = 4
+    """Micro-batch size per process (SFT: sequences/packed rows; RM: prompts, each with all its answers)."""
+    grad_accum: int = 1
+    """Micro-batches per optimizer step; effective batch = batch_size * grad_accum * world_size."""
+    epochs: float = 1.0
+    max_steps: int = 0
+    """If > 0, train exactly this many optimizer steps (overrides ``epochs``)."""
+    lr: float = 1e-5
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.95
+    adam_eps: float = 1e-8
+    warmup_ratio: float = 0.03
+    warmup_steps: int | None = None
+    """Overrides ``warmup_ratio`` when set."""
+    min_lr_ratio: float = 0.0
+    """Cosine decay ends at ``lr * min_lr_ratio``."""
+    max_grad_norm: float = 1.0
+    """Clip the global gradient norm to this value (0 disables clipping)."""
+
+    bf16: bool = True
+    """bf16 autocast on CUDA (weights and optimizer state stay fp32). Ignored on CPU."""
+    gradient_checkpointing: bool = False
+    device: str = "auto"
+    """``auto`` (cuda if available, else cpu), ``cpu``, ``cuda``..."""
+    deterministic: bool = True
+    """Call ``torch.use_deterministic_algorithms`` on CPU during training (restored afterwards)."""
+
+    log_every: int = 1
+    eval_every: int = 0
+    """Evaluate every N steps (0: only at the end)."""
+    save_every: int = 0
+    """Write a resumable checkpoint every N steps (0: only on stop/cancel and at the end)."""
+    keep_checkpoints: int = 1
+    """How many step checkpoints to keep (oldest are deleted)."""
+    resume: str = "auto"
+    """``auto``: resume from the newest checkpoint in ``out/checkpoints`` if any; ``no``; or a checkpoint dir."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save_json(self, path: str | Path) -> None:
+        d = {"kind": type(self).__name__, **self.to_dict()}
+        Path(path).write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass(kw_only=True)
+class SFTConfig(TrainConfig):
+    """Supervised fine-tuning on demonstrations (loss on the final assistant message only)."""
+
+    lr: float = 2e-5
+    packing: bool = False
+    """Pack several short examples into one row (attention kept per example through position ids)."""
+
+
+@dataclass(kw_only=True)
+class RMConfig(TrainConfig):
+    """Reward-model training on rankings (K-wise) and/or pairwise comparisons."""
+
+    lr: float = 1e-5
+    batch_size: int = 2
+    margin_scale: float = 0.0
+    """Loss is ``-log sigmoid(r_better - r_worse - margin_scale * margin)``; 0 disables the margin term.
+    The margin is the record's ``margin`` (pairwise) or the tier gap (K-wise)."""
+    center_coef: float = 0.0
+    """Adds ``center_coef * mean(r**2)`` per prompt to keep rewards centred around 0."""
+    max_answers: int = 0
+    """If > 0, drop prompts with more answers than this (bounds the memory of one forward pass)."""

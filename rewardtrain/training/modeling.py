@@ -1,0 +1,178 @@
+"""Loading causal LMs and tokenizers, and the scalar-head reward model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+REWARD_HEAD_FILE = "reward_head.safetensors"
+REWARD_CONFIG_FILE = "reward_model.json"
+REWARD_FORMAT = "rewardtrain.reward_model"
+
+DType = torch.dtype | str | None
+
+
+def _hub_kwargs(name_or_path: str, gguf_file: str | None) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"local_files_only": Path(name_or_path).is_dir()}
+    if gguf_file:
+        kwargs["gguf_file"] = gguf_file
+    return kwargs
+
+
+def _resolve_dtype(dtype: DType) -> torch.dtype | str | None:
+    if isinstance(dtype, str) and dtype != "auto":
+        return getattr(torch, dtype)
+    return dtype
+
+
+def load_tokenizer(name_or_path: str, gguf_file: str | None = None) -> Any:
+    """``AutoTokenizer`` with a pad token guaranteed (EOS is reused as pad when there is none)."""
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, **_hub_kwargs(name_or_path, gguf_file))
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is not None:
+            tokenizer.pad_token = tokenizer.eos_token
+        else:
+            tokenizer.add_special_tokens({"pad_token": "<|pad|>"})
+    return tokenizer
+
+
+def _sync_pad_token(model: PreTrainedModel, tokenizer: Any) -> None:
+    if model.get_input_embeddings().num_embeddings < len(tokenizer):
+        model.resize_token_embeddings(len(tokenizer))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    gen = getattr(model, "generation_config", None)
+    if gen is not None and gen.pad_token_id is None:
+        gen.pad_token_id = tokenizer.pad_token_id
+
+
+def load_model_and_tokenizer(
+    name_or_path: str,
+    gguf_file: str | None = None,
+    dtype: DType = torch.float32,
+    device: str | torch.device | None = None,
+) -> tuple[PreTrainedModel, Any]:
+    """Load a causal LM + tokenizer from a hub name or a local directory (``local_files_only`` then).
+
+    ``dtype`` defaults to fp32 (what training wants: bf16 is applied through autocast); pass ``"auto"`` to
+    keep the checkpoint's dtype for inference.
+    """
+    tokenizer = load_tokenizer(name_or_path, gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(
+        name_or_path, dtype=_resolve_dtype(dtype), **_hub_kwargs(name_or_path, gguf_file)
+    )
+    _sync_pad_token(model, tokenizer)
+    if device is not None:
+        model.to(device)
+    return model, tokenizer
+
+
+def enable_activation_checkpointing(model: nn.Module) -> None:
+    """Recompute activations in backward (transformers >= 5 name, falling back to the older one)."""
+    target = model.backbone if isinstance(model, RewardModel) else model
+    target.config.use_cache = False
+    kwargs = {"use_reentrant": False}
+    if hasattr(target, "activation_checkpointing_enable"):
+        target.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+    else:
+        target.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Index of the last non-padding token of each row (works for right and left padding)."""
+    positions = torch.arange(attention_mask.shape[-1], device=attention_mask.device)
+    return (attention_mask.long() * positions).argmax(dim=-1)
+
+
+class RewardModel(nn.Module):
+    """Transformer backbone (no LM head) + a linear head giving one scalar per sequence.
+
+    The reward is read at the last non-padding token. The head runs in fp32 even under autocast.
+    """
+
+    def __init__(self, backbone: PreTrainedModel, head: nn.Linear | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        hidden = backbone.config.get_text_config().hidden_size
+        if head is None:
+            head = nn.Linear(hidden, 1)
+            # Same scale as OpenAI's lm-human-preferences reward head: initial rewards are O(1).
+            nn.init.normal_(head.weight, std=1.0 / math.sqrt(hidden + 1))
+            nn.init.zeros_(head.bias)
+        self.head = head.float()
+
+    @property
+    def config(self) -> Any:
+        return self.backbone.config
+
+    @classmethod
+    def from_backbone(
+        cls, name_or_path: str, gguf_file: str | None = None, dtype: DType = torch.float32
+    ) -> RewardModel:
+        """New reward model on top of any causal LM / SFT checkpoint (its LM head is dropped)."""
+        backbone = AutoModel.from_pretrained(
+            name_or_path, dtype=_resolve_dtype(dtype), **_hub_kwargs(name_or_path, gguf_file)
+        )
+        return cls(backbone)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        out = self.backbone(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        )
+        hidden = out.last_hidden_state
+        idx = last_token_index(attention_mask)
+        last = hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
+        with torch.autocast(device_type=last.device.type, enabled=False):
+            return self.head(last.to(self.head.weight.dtype)).squeeze(-1).float()
+
+    def save_pretrained(self, out_dir: str | Path, tokenizer: Any = None) -> None:
+        """Backbone via ``save_pretrained`` (safetensors) + ``reward_head.safetensors`` + ``reward_model.json``."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        self.backbone.save_pretrained(out, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(out)
+        head = {k: v.detach().float().cpu().contiguous() for k, v in self.head.state_dict().items()}
+        save_file(head, str(out / REWARD_HEAD_FILE))
+        meta = {
+            "format": REWARD_FORMAT,
+            "version": 1,
+            "hidden_size": self.head.in_features,
+            "backbone_class": type(self.backbone).__name__,
+            "reward_token": "last_non_padding",
+        }
+        (out / REWARD_CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def is_reward_model_dir(path: str | Path) -> bool:
+    return (Path(path) / REWARD_CONFIG_FILE).is_file()
+
+
+def load_reward_model(
+    path: str | Path, dtype: DType = torch.float32, device: str | torch.device | None = None
+) -> tuple[RewardModel, Any]:
+    """Load a directory written by ``RewardModel.save_pretrained`` (model in eval mode) + its tokenizer."""
+    path = Path(path)
+    meta = json.loads((path / REWARD_CONFIG_FILE).read_text())
+    if meta.get("format") != REWARD_FORMAT:
+        raise ValueError(f"{path} is not a reward model directory (format={meta.get('format')!r})")
+    tokenizer = load_tokenizer(str(path))
+    backbone = AutoModel.from_pretrained(str(path), dtype=_resolve_dtype(dtype), local_files_only=True)
+    head = nn.Linear(meta["hidden_size"], 1)
+    head.load_state_dict(load_file(str(path / REWARD_HEAD_FILE)))
+    model = RewardModel(backbone, head)
+    if device is not None:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
