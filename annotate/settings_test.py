@@ -9,3 +9,7 @@ from annotate.settings import *  # noqa: F403
 
 # Password hashing dominates test time otherwise; production keeps Django's default hasher.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A test database of its own for every test run, so runs side by side (two checkouts, CI and a developer)
+# never drop each other's database.
+DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ANNOTATE_TEST_DB", f"test_annotate_{os.getpid()}")}  # noqa: F405
