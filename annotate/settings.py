@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "labeling",
     "rewardtrain",
+    "rewardtrain.runs",
 ]
 
 MIDDLEWARE = [
@@ -124,7 +125,11 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", VAR_DIR / "static"))
-STATICFILES_DIRS = [p for p in [BASE_DIR / "frontend" / "dist"] if p.exists()]
+# The built browser app (frontend/dist, by `make frontend`). Always listed, so a build made after this module is
+# imported is still found; its absence is not an error (the SPA view explains how to build it).
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [FRONTEND_DIST]
+SILENCED_SYSTEM_CHECKS = ["staticfiles.W004"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
@@ -168,6 +173,8 @@ SPECTACULAR_SETTINGS = {
         "AssignmentStatusEnum": "labeling.models.AssignmentStatus",
         "RoleEnum": "labeling.models.Role",
         "ImportKindEnum": [("prompts", "prompts"), ("ranking_items", "ranking_items")],
+        "SnapshotKindEnum": "rewardtrain.models.SnapshotKind",
+        "SnapshotStatusEnum": "rewardtrain.models.SnapshotStatus",
     },
 }
 
@@ -196,6 +203,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"rewardtrain.tasks.gpu_*": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.tasks.expire_leases", "schedule": 60.0},
+    "requeue-stale-runs": {"task": "rewardtrain.tasks.requeue_stale_runs", "schedule": 300.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -1,16 +1,18 @@
 from django.contrib import admin
-from django.urls import include, path
-from django.views.generic import RedirectView
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from annotate import health
+from annotate import health, spa
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("labeling.api.urls")),
+    path("api/", include("rewardtrain.api.urls")),
+    path("api/", include("rewardtrain.runs.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    # The browser app: `/` and its client routes; never the API, the admin, static files or the probes.
+    re_path(r"^(?!api/|api$|admin/|admin$|static/|healthz|readyz)(?P<path>.*)$", spa.spa_index, name="spa"),
 ]

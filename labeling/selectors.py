@@ -1,7 +1,7 @@
 """Reads shared by views, services and dashboards."""
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from labeling.models import Assignment, AssignmentStatus, Guideline, Membership, Project, Role, TaskStatus
@@ -51,3 +51,121 @@ def project_task_counts(project: Project) -> dict[str, int]:
     counts = dict.fromkeys(TaskStatus.values, 0)
     counts.update({row["status"]: row["n"] for row in rows})
     return counts
+
+
+def draft_for(user: AbstractBaseUser, assignment_id: int):
+    """The user's draft of an assignment, or None."""
+    from labeling.models import Draft
+
+    return Draft.objects.filter(assignment_id=assignment_id, user=user).first()
+
+
+def labeler_stats(user: AbstractBaseUser, project: Project) -> dict:
+    """What a labeler did in a project today (UTC day) and their median seconds per task, over all time."""
+    from statistics import median
+
+    from labeling.models import Demonstration, Ranking
+
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    seconds: list[float] = []
+    today = 0
+    for model in (Ranking, Demonstration):
+        rows = model.objects.filter(user=user, task__project=project)
+        today += rows.filter(created_at__gte=start).count()
+        seconds += list(rows.values_list("seconds_spent", flat=True))
+    skipped_today = Assignment.objects.filter(
+        user=user, task__project=project, status=AssignmentStatus.SKIPPED, finished_at__gte=start
+    ).count()
+    return {
+        "submitted_today": today,
+        "skipped_today": skipped_today,
+        "submitted_total": len(seconds),
+        "median_seconds": round(median(seconds), 1) if seconds else None,
+    }
+
+
+def project_dashboard(project: Project, *, hours: int = 48) -> dict:
+    """An admin's view of a project: tasks by state, queue depth, annotations per hour over the last `hours`,
+    and per labeler: submitted count, median seconds per task and skip rate. A few grouped queries."""
+    from statistics import median
+
+    from django.db.models.functions import TruncHour
+
+    from labeling.models import Demonstration, Ranking, Task
+
+    now = timezone.now()
+    since = (now - timezone.timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
+    per_hour: dict[str, int] = {}
+    seconds: dict[int, list[float]] = {}
+    for model in (Ranking, Demonstration):
+        rows = model.objects.filter(task__project=project)
+        for row in rows.filter(created_at__gte=since).annotate(hour=TruncHour("created_at")).values("hour"):
+            key = row["hour"].isoformat().replace("+00:00", "Z")
+            per_hour[key] = per_hour.get(key, 0) + 1
+        for user_id, spent in rows.values_list("user_id", "seconds_spent"):
+            seconds.setdefault(user_id, []).append(spent)
+    hours_axis = [since + timezone.timedelta(hours=i) for i in range(hours)]
+    series = [
+        {
+            "hour": h.isoformat().replace("+00:00", "Z"),
+            "count": per_hour.get(h.isoformat().replace("+00:00", "Z"), 0),
+        }
+        for h in hours_axis
+    ]
+    finished = (
+        Assignment.objects.filter(task__project=project)
+        .values("user_id", "user__username")
+        .annotate(
+            submitted=Count("id", filter=Q(status=AssignmentStatus.SUBMITTED)),
+            skipped=Count("id", filter=Q(status=AssignmentStatus.SKIPPED)),
+            active=Count("id", filter=Q(status=AssignmentStatus.ACTIVE, expires_at__gt=now)),
+        )
+        .order_by("user__username")
+    )
+    labelers = []
+    for row in finished:
+        done = row["submitted"] + row["skipped"]
+        spent = seconds.get(row["user_id"], [])
+        labelers.append(
+            {
+                "user_id": row["user_id"],
+                "username": row["user__username"],
+                "submitted": row["submitted"],
+                "skipped": row["skipped"],
+                "active": row["active"],
+                "median_seconds": round(median(spent), 1) if spent else None,
+                "skip_rate": round(row["skipped"] / done, 3) if done else None,
+            }
+        )
+    open_tasks = Task.objects.filter(project=project, status=TaskStatus.OPEN)
+    kinds = dict.fromkeys(("ranking", "demonstration", "prompt"), 0)
+    for row in open_tasks.values("kind").annotate(n=Count("id")):
+        kinds[row["kind"]] = row["n"]
+    remaining = open_tasks.aggregate(n=Sum(F("required_annotations") - F("completed_count")))["n"] or 0
+    return {
+        "tasks_by_status": project_task_counts(project),
+        "open_tasks_by_kind": kinds,
+        "queue_depth": remaining,
+        "active_leases": Assignment.objects.filter(
+            task__project=project, status=AssignmentStatus.ACTIVE, expires_at__gt=now
+        ).count(),
+        "pending_reviews": Demonstration.objects.filter(
+            task__project=project, review_status="pending"
+        ).count(),
+        "annotations_per_hour": series,
+        "labelers": labelers,
+    }
+
+
+def annotation_for_assignment(user: AbstractBaseUser, assignment: Assignment):
+    """The ranking or demonstration the user stored on an assignment, or None."""
+    from labeling.models import Demonstration, Ranking
+
+    model = {"ranking": Ranking, "demonstration": Demonstration}.get(assignment.task.kind)
+    if model is None:
+        return None
+    return (
+        model.objects.filter(assignment=assignment, user=user)
+        .select_related("guideline", "task__prompt")
+        .first()
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.api.views import auth, projects, review, tokens, work
+from labeling.api.views import auth, dashboard, projects, quality, review, tokens, work, workspace
 
 urlpatterns = [
     path("auth/csrf", auth.CsrfView.as_view(), name="auth-csrf"),
@@ -26,6 +26,7 @@ urlpatterns = [
         name="guideline-current",
     ),
     path("projects/<int:project_id>/imports/", projects.ImportView.as_view(), name="import"),
+    path("projects/<int:project_id>/agreement/", quality.AgreementView.as_view(), name="agreement"),
     path("projects/<int:project_id>/prompts/", projects.PromptListView.as_view(), name="prompt-list"),
     path("projects/<int:project_id>/tasks/", projects.TaskListView.as_view(), name="task-list"),
     path("projects/<int:project_id>/rankings/", projects.RankingListView.as_view(), name="ranking-list"),
@@ -43,6 +44,15 @@ urlpatterns = [
     path("assignments/<int:assignment_id>/", work.AssignmentDetailView.as_view(), name="assignment-detail"),
     path("assignments/<int:assignment_id>/submit/", work.SubmitView.as_view(), name="assignment-submit"),
     path("assignments/<int:assignment_id>/skip/", work.SkipView.as_view(), name="assignment-skip"),
+    path("assignments/<int:assignment_id>/draft/", workspace.DraftView.as_view(), name="assignment-draft"),
+    path(
+        "assignments/<int:assignment_id>/annotation/",
+        workspace.MyAnnotationView.as_view(),
+        name="assignment-annotation",
+    ),
+    path("assignments/<int:assignment_id>/revise/", workspace.ReviseView.as_view(), name="assignment-revise"),
+    path("projects/<int:project_id>/my-stats/", workspace.MyStatsView.as_view(), name="my-stats"),
+    path("projects/<int:project_id>/dashboard/", dashboard.DashboardView.as_view(), name="dashboard"),
     path(
         "demonstrations/<int:demonstration_id>/review/",
         review.ReviewView.as_view(),

@@ -7,6 +7,7 @@ from labeling.models.annotations import (
     WrittenPrompt,
 )
 from labeling.models.content import Candidate, CandidateSource, Prompt, PromptSource
+from labeling.models.drafts import AnnotationRevision, Draft
 from labeling.models.project import (
     DEFAULT_CRITERIA,
     DEFAULT_FLAGS,
@@ -23,12 +24,14 @@ __all__ = [
     "DEFAULT_CRITERIA",
     "DEFAULT_FLAGS",
     "DEFAULT_RATING_SCALE",
+    "AnnotationRevision",
     "ApiToken",
     "Assignment",
     "AssignmentStatus",
     "Candidate",
     "CandidateSource",
     "Demonstration",
+    "Draft",
     "Guideline",
     "Membership",
     "Project",

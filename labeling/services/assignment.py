@@ -103,13 +103,19 @@ def assignment_claim_next(
         if current is not None:
             return current
         gold_first = project.gold_rate > 0 and (rng or random).random() < project.gold_rate
-        # First skip tasks other claimers hold (fast, no waiting). A task that needs several labelers can be
-        # held by one claimer while it still has room, so if that finds nothing, wait for the locks in turn.
-        for skip_locked in (True, False):
-            for gold in (True, False) if gold_first else (False, True):
-                assignment = _claim_from_pool(user, project, gold=gold, now=now, skip_locked=skip_locked)
-                if assignment is not None:
-                    return assignment
+        pools = (True, False) if gold_first else (False, True)
+        # First skip tasks other claimers hold (fast, no waiting).
+        for gold in pools:
+            assignment = _claim_from_pool(user, project, gold=gold, now=now, skip_locked=True)
+            if assignment is not None:
+                return assignment
+    # A task that needs several labelers can be held by one claimer while it still has room, so wait for the
+    # locks in turn; in a new transaction, so that no lock taken above is held while waiting (no deadlock).
+    with transaction.atomic():
+        for gold in pools:
+            assignment = _claim_from_pool(user, project, gold=gold, now=now, skip_locked=False)
+            if assignment is not None:
+                return assignment
     return None
 
 

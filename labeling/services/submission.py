@@ -17,6 +17,7 @@ from labeling.models import (
     Assignment,
     AssignmentStatus,
     Demonstration,
+    Draft,
     Guideline,
     Prompt,
     PromptSource,
@@ -223,6 +224,8 @@ def _finish(assignment: Assignment) -> None:
     if task.completed_count >= task.required_annotations:
         task.status = TaskStatus.COMPLETE
     task.save(update_fields=["completed_count", "status"])
+    # The work is stored: the server-side draft of it has served its purpose.
+    Draft.objects.filter(assignment=assignment).delete()
 
 
 def _ranking_fields(assignment: Assignment, guideline: Guideline, work: dict) -> dict:

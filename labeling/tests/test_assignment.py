@@ -27,7 +27,7 @@ def _run_concurrently(n: int, target) -> list:
 
     def worker(i: int) -> None:
         try:
-            barrier.wait(timeout=30)
+            barrier.wait(timeout=120)
             results[i] = target(i)
         except BaseException as exc:  # report any failure in the main thread
             errors.append(exc)
@@ -38,7 +38,7 @@ def _run_concurrently(n: int, target) -> list:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=300)
     assert not errors, errors
     return results
 

@@ -99,3 +99,8 @@ class RMConfig(TrainConfig):
     """Adds ``center_coef * mean(r**2)`` per prompt to keep rewards centred around 0."""
     max_answers: int = 0
     """If > 0, drop prompts with more answers than this (bounds the memory of one forward pass)."""
+    freeze_layers: int = 0
+    """If > 0, freeze the backbone's input (token and position) embeddings and its lowest N transformer
+    layers; only the upper layers, the final norm and the reward head are trained. Gradients then stop at
+    layer N, so the backward pass is cheaper too. A value >= the number of layers trains only the final
+    norm and the head."""

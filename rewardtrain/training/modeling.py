@@ -26,6 +26,24 @@ def _hub_kwargs(name_or_path: str, gguf_file: str | None) -> dict[str, Any]:
     return kwargs
 
 
+def _model_kwargs(name_or_path: str, gguf_file: str | None) -> dict[str, Any]:
+    """``from_pretrained`` kwargs for a model: a GGUF file is always fully de-quantised to float weights
+    (trainable, and serialisable by ``save_pretrained``, unlike a model that keeps GGUF-packed weights)."""
+    kwargs = _hub_kwargs(name_or_path, gguf_file)
+    if gguf_file:
+        from transformers import GgufConfig
+
+        kwargs["quantization_config"] = GgufConfig(gguf_file=gguf_file, dequantize=True)
+    return kwargs
+
+
+def _drop_quantizer(model: PreTrainedModel) -> PreTrainedModel:
+    """Forget the (GGUF) quantizer of a model whose weights are all plain float tensors."""
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    return model
+
+
 def _resolve_dtype(dtype: DType) -> torch.dtype | str | None:
     if isinstance(dtype, str) and dtype != "auto":
         return getattr(torch, dtype)
@@ -65,8 +83,9 @@ def load_model_and_tokenizer(
     """
     tokenizer = load_tokenizer(name_or_path, gguf_file)
     model = AutoModelForCausalLM.from_pretrained(
-        name_or_path, dtype=_resolve_dtype(dtype), **_hub_kwargs(name_or_path, gguf_file)
+        name_or_path, dtype=_resolve_dtype(dtype), **_model_kwargs(name_or_path, gguf_file)
     )
+    _drop_quantizer(model)
     _sync_pad_token(model, tokenizer)
     if device is not None:
         model.to(device)
@@ -117,9 +136,9 @@ class RewardModel(nn.Module):
     ) -> RewardModel:
         """New reward model on top of any causal LM / SFT checkpoint (its LM head is dropped)."""
         backbone = AutoModel.from_pretrained(
-            name_or_path, dtype=_resolve_dtype(dtype), **_hub_kwargs(name_or_path, gguf_file)
+            name_or_path, dtype=_resolve_dtype(dtype), **_model_kwargs(name_or_path, gguf_file)
         )
-        return cls(backbone)
+        return cls(_drop_quantizer(backbone))
 
     def forward(
         self,
@@ -153,6 +172,36 @@ class RewardModel(nn.Module):
             "reward_token": "last_non_padding",
         }
         (out / REWARD_CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def transformer_layers(backbone: nn.Module) -> nn.ModuleList:
+    """The backbone's list of transformer blocks (``layers`` for Llama-likes, ``h`` for GPT-2, ...)."""
+    n = getattr(backbone.config.get_text_config(), "num_hidden_layers", None)
+    for name in ("layers", "h", "blocks", "layer"):
+        mod = getattr(backbone, name, None)
+        if isinstance(mod, nn.ModuleList) and (n is None or len(mod) == n):
+            return mod
+    lists = [m for m in backbone.modules() if isinstance(m, nn.ModuleList) and len(m) == n]
+    if not lists:
+        raise ValueError(f"cannot find the transformer layers of {type(backbone).__name__}")
+    return lists[0]
+
+
+def freeze_lower_layers(model: RewardModel, n_layers: int) -> int:
+    """Freeze the input embeddings (token and learned position embeddings) and the lowest ``n_layers``
+    transformer layers of a reward model's backbone. Returns the number of trainable parameters left."""
+    if n_layers > 0:
+        backbone = model.backbone
+        frozen: list[nn.Module] = [backbone.get_input_embeddings()]
+        frozen += [
+            m
+            for name in ("wpe", "embed_positions")
+            if isinstance(m := getattr(backbone, name, None), nn.Module)
+        ]
+        frozen += list(transformer_layers(backbone)[:n_layers])
+        for module in frozen:
+            module.requires_grad_(False)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def is_reward_model_dir(path: str | Path) -> bool:

@@ -21,7 +21,13 @@ from .data import (
 )
 from .distributed import DistEnv
 from .losses import kwise_loss
-from .modeling import RewardModel, is_reward_model_dir, load_reward_model, load_tokenizer
+from .modeling import (
+    RewardModel,
+    freeze_lower_layers,
+    is_reward_model_dir,
+    load_reward_model,
+    load_tokenizer,
+)
 from .progress import ProgressCallback
 from .trainer import LossOutput, TrainResult, run_training, training_session
 
@@ -127,12 +133,13 @@ def build_reward_model(config: RMConfig) -> tuple[RewardModel, Any]:
     """Continue an existing reward model, or put a fresh head on a causal LM / SFT checkpoint."""
     if is_reward_model_dir(config.model):
         model, tokenizer = load_reward_model(config.model)
-        return model, tokenizer
-    tokenizer = load_tokenizer(config.model, config.gguf_file)
-    model = RewardModel.from_backbone(config.model, gguf_file=config.gguf_file)
-    if model.backbone.get_input_embeddings().num_embeddings < len(tokenizer):
-        model.backbone.resize_token_embeddings(len(tokenizer))
-    model.backbone.config.pad_token_id = tokenizer.pad_token_id
+    else:
+        tokenizer = load_tokenizer(config.model, config.gguf_file)
+        model = RewardModel.from_backbone(config.model, gguf_file=config.gguf_file)
+        if model.backbone.get_input_embeddings().num_embeddings < len(tokenizer):
+            model.backbone.resize_token_embeddings(len(tokenizer))
+        model.backbone.config.pad_token_id = tokenizer.pad_token_id
+    freeze_lower_layers(model, config.freeze_layers)
     return model, tokenizer
 
 

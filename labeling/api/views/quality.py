@@ -1,0 +1,56 @@
+"""Quality: agreement between labelers and accuracy on gold tasks, for a project's reviewers and admins."""
+
+from datetime import date
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.api.permissions import ProjectRole
+from labeling.models import Role
+from labeling.services.agreement import agreement_report
+from labeling.services.errors import FieldError, invalid
+
+
+def _date(request, name: str) -> date | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise invalid("Invalid date", FieldError("must be YYYY-MM-DD", name)) from exc
+
+
+class AgreementView(APIView):
+    """Pairwise agreement, Kendall's tau-b and Krippendorff's alpha (ordinal) overall, by guideline version,
+    per labeler against the others (with gold accuracy) and per day. `?guideline_version=1,2`, `date_from`,
+    `date_to` narrow the rankings considered."""
+
+    permission_classes = [ProjectRole]
+    minimum_role = Role.REVIEWER
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("guideline_version", str, description="comma-separated versions"),
+            OpenApiParameter("date_from", OpenApiTypes.DATE),
+            OpenApiParameter("date_to", OpenApiTypes.DATE),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, project_id: int):
+        raw = request.query_params.get("guideline_version", "")
+        try:
+            versions = [int(v) for v in raw.split(",") if v.strip()]
+        except ValueError as exc:
+            raise invalid(
+                "Invalid guideline versions", FieldError("comma-separated integers", "guideline_version")
+            ) from exc
+        report = agreement_report(
+            project=self.project,
+            guideline_versions=versions or None,
+            date_from=_date(request, "date_from"),
+            date_to=_date(request, "date_to"),
+        )
+        return Response(report)

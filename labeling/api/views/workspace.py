@@ -1,0 +1,101 @@
+"""What the browser workspace needs beyond the labeling loop: drafts, the labeler's figures, revising past work."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.api import serializers as s
+from labeling.api.permissions import Authenticated, ProjectRole
+from labeling.models import Role, TaskKind, TaskStatus
+from labeling.selectors import annotation_for_assignment, assignments_for_user, draft_for, labeler_stats
+from labeling.services.drafts import draft_save
+from labeling.services.revisions import annotation_revise
+
+
+class DraftSerializer(serializers.Serializer):
+    payload = serializers.JSONField()
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class DraftView(APIView):
+    """The assignee's draft of an assignment: GET (404 when none), PUT to replace it. Nobody else's."""
+
+    permission_classes = [Authenticated]
+
+    def _assignment(self, request, assignment_id: int):
+        queryset = assignments_for_user(request.user)
+        token = request.auth
+        if getattr(token, "project_id", None):
+            queryset = queryset.filter(task__project_id=token.project_id)
+        return get_object_or_404(queryset, pk=assignment_id)
+
+    @extend_schema(responses=DraftSerializer)
+    def get(self, request, assignment_id: int):
+        assignment = self._assignment(request, assignment_id)
+        draft = draft_for(request.user, assignment.pk)
+        if draft is None:
+            return Response({"detail": "No draft.", "code": "not_found"}, status=404)
+        return Response(DraftSerializer(draft).data)
+
+    @extend_schema(request=DraftSerializer, responses=DraftSerializer)
+    def put(self, request, assignment_id: int):
+        assignment = self._assignment(request, assignment_id)
+        body = DraftSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        draft = draft_save(user=request.user, assignment=assignment, payload=body.validated_data["payload"])
+        return Response(DraftSerializer(draft).data)
+
+
+class MyStatsSerializer(serializers.Serializer):
+    submitted_today = serializers.IntegerField()
+    skipped_today = serializers.IntegerField()
+    submitted_total = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+
+
+class MyStatsView(APIView):
+    """The signed-in labeler's own figures in a project: today's count and median time per task."""
+
+    permission_classes = [ProjectRole]
+    minimum_role = Role.LABELER
+
+    @extend_schema(responses=MyStatsSerializer)
+    def get(self, request, project_id: int):
+        return Response(labeler_stats(request.user, self.project))
+
+
+class MyAnnotationView(APIView):
+    """GET the ranking or demonstration the user submitted on their assignment (404 when none); POST `revise/`
+    replaces it while the task is still open, keeping the earlier version for audit."""
+
+    permission_classes = [Authenticated]
+    output = {TaskKind.RANKING: s.RankingSerializer, TaskKind.DEMONSTRATION: s.DemonstrationSerializer}
+
+    @extend_schema(responses=dict)
+    def get(self, request, assignment_id: int):
+        assignment = DraftView()._assignment(request, assignment_id)
+        annotation = annotation_for_assignment(request.user, assignment)
+        if annotation is None:
+            return Response(
+                {"detail": "Nothing submitted on this assignment.", "code": "not_found"}, status=404
+            )
+        data = self.output[assignment.task.kind](annotation).data
+        return Response({**data, "task_open": assignment.task.status == TaskStatus.OPEN})
+
+
+class ReviseView(APIView):
+    permission_classes = [Authenticated]
+
+    @extend_schema(request=s.SubmitSerializer, responses=dict)
+    def post(self, request, assignment_id: int):
+        body = s.SubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        annotation = annotation_revise(
+            user=request.user,
+            assignment_id=assignment_id,
+            project_id=getattr(request.auth, "project_id", None),
+            **body.validated_data,
+        )
+        return Response(MyAnnotationView.output[annotation.task.kind](annotation).data)

@@ -1,0 +1,32 @@
+from django.contrib import admin
+
+from rewardtrain.runs.models import RegisteredModel, RunMetric, TrainingRun
+
+
+@admin.register(RegisteredModel)
+class RegisteredModelAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "name", "kind", "path", "produced_by", "created_at"]
+    list_filter = ["kind", "project"]
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "project",
+        "kind",
+        "status",
+        "step",
+        "total_steps",
+        "snapshot",
+        "base_model",
+        "created_at",
+    ]
+    list_filter = ["kind", "status", "project"]
+    readonly_fields = ["error", "last_metrics", "final_metrics"]
+
+
+@admin.register(RunMetric)
+class RunMetricAdmin(admin.ModelAdmin):
+    list_display = ["id", "run", "kind", "step", "created_at"]
+    list_filter = ["kind"]

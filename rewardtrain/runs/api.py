@@ -1,0 +1,132 @@
+"""Registered models and training runs, for project admins: start a run, watch it, cancel it, trace it."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.api.permissions import ProjectRole
+from labeling.models import Role
+from rewardtrain.runs import services
+from rewardtrain.runs.models import RegisteredModel, RunMetric, TrainingRun
+from rewardtrain.runs.selectors import get_run, run_lineage
+
+
+class RegisteredModelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RegisteredModel
+        fields = ["id", "name", "kind", "path", "gguf_file", "produced_by", "created_at"]
+
+
+class RegisteredModelWriteSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(choices=["base", "sft", "rm"])
+    path = serializers.CharField(max_length=1000)
+    gguf_file = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "kind",
+            "snapshot",
+            "base_model",
+            "hyperparams",
+            "status",
+            "cancel_requested",
+            "attempts",
+            "step",
+            "total_steps",
+            "last_metrics",
+            "final_metrics",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class TrainingRunWriteSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["sft", "rm"])
+    snapshot = serializers.IntegerField()
+    base_model = serializers.IntegerField()
+    hyperparams = serializers.DictField(required=False, default=dict)
+
+
+class RunMetricSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RunMetric
+        fields = ["id", "kind", "step", "values", "created_at"]
+
+
+class _AdminView(APIView):
+    permission_classes = [ProjectRole]
+    minimum_role = Role.ADMIN
+
+
+class RegisteredModelListView(_AdminView):
+    @extend_schema(responses=RegisteredModelSerializer(many=True))
+    def get(self, request, project_id: int):
+        rows = RegisteredModel.objects.filter(project=self.project)
+        return Response(RegisteredModelSerializer(rows, many=True).data)
+
+    @extend_schema(request=RegisteredModelWriteSerializer, responses={201: RegisteredModelSerializer})
+    def post(self, request, project_id: int):
+        body = RegisteredModelWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = services.registered_model_create(
+            project=self.project, user=request.user, **body.validated_data
+        )
+        return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingRunListView(_AdminView):
+    @extend_schema(responses=TrainingRunSerializer(many=True))
+    def get(self, request, project_id: int):
+        rows = TrainingRun.objects.filter(project=self.project)
+        return Response(TrainingRunSerializer(rows, many=True).data)
+
+    @extend_schema(request=TrainingRunWriteSerializer, responses={201: TrainingRunSerializer})
+    def post(self, request, project_id: int):
+        body = TrainingRunWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        run = services.training_run_create(
+            project=self.project,
+            user=request.user,
+            kind=data["kind"],
+            snapshot_id=data["snapshot"],
+            base_model_id=data["base_model"],
+            hyperparams=data["hyperparams"],
+        )
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingRunDetailView(_AdminView):
+    """The run with its metrics; `?after=<metric id>` returns only newer metrics, for live curves."""
+
+    @extend_schema(responses=TrainingRunSerializer)
+    def get(self, request, project_id: int, run_id: int):
+        run = get_run(self.project, run_id)
+        metrics = run.metrics.all()
+        after = request.query_params.get("after")
+        if after and after.isdigit():
+            metrics = metrics.filter(pk__gt=int(after))
+        data = TrainingRunSerializer(run).data
+        data["metrics"] = RunMetricSerializer(metrics, many=True).data
+        return Response(data)
+
+
+class TrainingRunCancelView(_AdminView):
+    @extend_schema(request=None, responses=TrainingRunSerializer)
+    def post(self, request, project_id: int, run_id: int):
+        run = services.training_run_cancel(run=get_run(self.project, run_id))
+        return Response(TrainingRunSerializer(run).data)
+
+
+class TrainingRunLineageView(_AdminView):
+    @extend_schema(responses=dict)
+    def get(self, request, project_id: int, run_id: int):
+        return Response(run_lineage(get_run(self.project, run_id)))

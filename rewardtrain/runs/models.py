@@ -1,0 +1,105 @@
+"""Registered models and the training runs that produce them."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+
+from labeling.models import Project
+from rewardtrain.models import Snapshot
+
+
+class ModelKind(models.TextChoices):
+    BASE = "base", "Base model"
+    SFT = "sft", "Supervised fine-tuned"
+    RM = "rm", "Reward model"
+
+
+class RegisteredModel(models.Model):
+    """A model the project can train from, sample from or score with: a hub name or a local directory."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="registered_models")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=8, choices=ModelKind.choices)
+    path = models.CharField(max_length=1000, help_text="Hugging Face hub name or a local directory.")
+    gguf_file = models.CharField(max_length=300, blank=True, help_text="GGUF file inside `path`, if any.")
+    produced_by = models.OneToOneField(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_model"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["project", "name"], name="uniq_registered_model_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class RunKind(models.TextChoices):
+    SFT = "sft", "SFT"
+    RM = "rm", "Reward model"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class TrainingRun(models.Model):
+    """One training job: a snapshot, a base model and hyper-parameters. Its state lives here, not in Celery."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
+    kind = models.CharField(max_length=8, choices=RunKind.choices)
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_runs")
+    base_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="training_runs")
+    hyperparams = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has claimed this run.")
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    last_metrics = models.JSONField(default=dict, blank=True)
+    final_metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, help_text="The traceback of a failed run.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run {self.pk} ({self.status})"
+
+    @property
+    def output_dir(self) -> str:
+        return str(Path(settings.MEDIA_ROOT) / "runs" / str(self.project_id) / str(self.pk))
+
+
+class RunMetric(models.Model):
+    """One progress event of a run: a training step, an evaluation, or the end."""
+
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
+    kind = models.CharField(max_length=8)
+    step = models.PositiveIntegerField()
+    values = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run_id", "id"]
+        indexes = [models.Index(fields=["run", "kind", "step"], name="run_metric_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} metrics of run {self.run_id} at step {self.step}"

@@ -1,0 +1,257 @@
+"""Registering models and running training jobs.
+
+A run's state lives in its row. A worker claims the row before it trains, so a message delivered twice (a
+Redis visibility timeout, a re-queue after a worker died) never trains twice at once; a run whose worker
+died is claimed again once its heartbeat is stale and resumes from its last checkpoint.
+"""
+
+import dataclasses
+import re
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.models import Project
+from labeling.services.errors import FieldError, conflict, invalid
+from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, RunStatus, TrainingRun
+from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.training.config import RMConfig, SFTConfig
+
+# A running run whose worker has not reported for this long is taken to be dead and may be claimed again.
+HEARTBEAT_STALE = timedelta(minutes=10)
+HEARTBEAT_EVERY_S = 2.0
+SNAPSHOT_KINDS = {RunKind.SFT: {SnapshotKind.SFT}, RunKind.RM: {SnapshotKind.PAIRWISE, SnapshotKind.KWISE}}
+CONFIGS = {RunKind.SFT: SFTConfig, RunKind.RM: RMConfig}
+# Set by the run itself, never by the request.
+RESERVED_PARAMS = {"data", "model", "out", "gguf_file", "eval_data", "resume", "device"}
+DEFAULT_SAVE_EVERY = 50
+HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def registered_model_create(
+    *, project: Project, user: AbstractBaseUser | None, name: str, kind: str, path: str, gguf_file: str = ""
+) -> RegisteredModel:
+    """Register a base, SFT or reward model by hub name (`org/name`) or local directory."""
+    errors = []
+    if kind not in ModelKind.values:
+        errors.append(FieldError(f"must be one of {', '.join(ModelKind.values)}", "kind"))
+    local = Path(path)
+    if local.is_absolute():
+        if not local.is_dir():
+            errors.append(FieldError(f"no directory at {path}", "path"))
+        elif gguf_file and not (local / gguf_file).is_file():
+            errors.append(FieldError(f"no file {gguf_file} in {path}", "gguf_file"))
+    elif not HUB_NAME.match(path):
+        errors.append(FieldError("must be an absolute local directory or a hub name like org/model", "path"))
+    if errors:
+        raise invalid("Invalid model", *errors)
+    if RegisteredModel.objects.filter(project=project, name=name).exists():
+        raise conflict(f"A model named '{name}' is already registered in this project.")
+    return RegisteredModel.objects.create(
+        project=project, name=name, kind=kind, path=path, gguf_file=gguf_file, created_by=user
+    )
+
+
+def _hyperparams(kind: str, given: dict[str, Any]) -> dict[str, Any]:
+    """Check hyper-parameters against the training config's fields and coerce them to the field types."""
+    fields = {f.name: f for f in dataclasses.fields(CONFIGS[kind]) if f.name not in RESERVED_PARAMS}
+    errors, clean = [], {}
+    for name, value in given.items():
+        field = fields.get(name)
+        if field is None:
+            errors.append(FieldError(f"unknown hyper-parameter; known: {', '.join(sorted(fields))}", name))
+            continue
+        default = getattr(CONFIGS[kind], name, None)
+        expected = type(default) if default is not None else (int | float | str)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        else:
+            ok = isinstance(value, expected) and not isinstance(value, bool)
+        if not ok:
+            errors.append(
+                FieldError(
+                    f"must be of type {expected.__name__ if isinstance(expected, type) else 'number'}", name
+                )
+            )
+        clean[name] = value
+    if errors:
+        raise invalid("Invalid hyper-parameters", *errors)
+    return clean
+
+
+@transaction.atomic
+def training_run_create(
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    kind: str,
+    snapshot_id: int,
+    base_model_id: int,
+    hyperparams: dict[str, Any] | None = None,
+) -> TrainingRun:
+    """Queue a run on the `gpu` queue. The snapshot must be ready and of a kind this run trains on."""
+    if kind not in RunKind.values:
+        raise invalid("Invalid run", FieldError(f"must be one of {', '.join(RunKind.values)}", "kind"))
+    snapshot = Snapshot.objects.filter(pk=snapshot_id, project=project).first()
+    base = RegisteredModel.objects.filter(pk=base_model_id, project=project).first()
+    errors = []
+    if snapshot is None:
+        errors.append(FieldError("no snapshot with this id in this project", "snapshot"))
+    elif snapshot.status != SnapshotStatus.READY:
+        errors.append(FieldError(f"snapshot v{snapshot.version} is {snapshot.status}, not ready", "snapshot"))
+    elif snapshot.kind not in SNAPSHOT_KINDS[kind]:
+        allowed = " or ".join(sorted(SNAPSHOT_KINDS[kind]))
+        errors.append(
+            FieldError(f"a {kind} run trains on a {allowed} snapshot, not {snapshot.kind}", "snapshot")
+        )
+    if base is None:
+        errors.append(FieldError("no registered model with this id in this project", "base_model"))
+    if errors:
+        raise invalid("Invalid run", *errors)
+    run = TrainingRun.objects.create(
+        project=project,
+        kind=kind,
+        snapshot=snapshot,
+        base_model=base,
+        hyperparams=_hyperparams(kind, hyperparams or {}),
+        created_by=user,
+    )
+    from rewardtrain.runs.tasks import gpu_train_run
+
+    transaction.on_commit(lambda: gpu_train_run.delay(run.pk))
+    return run
+
+
+@transaction.atomic
+def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """Ask a run to stop. A queued run is cancelled at once; a running one stops after its current step."""
+    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+        raise conflict(f"Run {run.pk} already {run.status}.")
+    run.cancel_requested = True
+    fields = ["cancel_requested"]
+    if run.status == RunStatus.QUEUED:
+        run.status, run.finished_at = RunStatus.CANCELLED, timezone.now()
+        fields += ["status", "finished_at"]
+    run.save(update_fields=fields)
+    return run
+
+
+def _claim(run_id: int, worker: str) -> TrainingRun | None:
+    now = timezone.now()
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
+            return None
+        alive = run.heartbeat_at is not None and now - run.heartbeat_at < HEARTBEAT_STALE
+        if run.status == RunStatus.RUNNING and alive:
+            return None  # a second delivery while a live worker trains it
+        if run.cancel_requested:
+            run.status, run.finished_at = RunStatus.CANCELLED, now
+            run.save(update_fields=["status", "finished_at"])
+            return None
+        run.status, run.worker, run.heartbeat_at = RunStatus.RUNNING, worker, now
+        run.attempts += 1
+        run.started_at = run.started_at or now
+        run.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
+        return run
+
+
+def _config(run: TrainingRun):
+    params = {"save_every": DEFAULT_SAVE_EVERY, **run.hyperparams}
+    return CONFIGS[run.kind](
+        data=str(snapshot_dir(run.snapshot)),
+        model=run.base_model.path,
+        gguf_file=run.base_model.gguf_file or None,
+        out=run.output_dir,
+        resume="auto",
+        **params,
+    )
+
+
+class _Recorder:
+    """Turns training progress into metric rows and the run's live fields; answers whether to stop."""
+
+    def __init__(self, run: TrainingRun) -> None:
+        self.run = run
+        self._last_beat = 0.0
+
+    def __call__(self, event) -> None:
+        values = {
+            k: v for k, v in event.to_dict().items() if k not in ("kind", "step", "metrics") and v is not None
+        }
+        values.update(event.metrics)
+        RunMetric.objects.create(run=self.run, kind=event.kind, step=event.step, values=values)
+        if (
+            event.kind == "eval"
+            or time.monotonic() - self._last_beat > HEARTBEAT_EVERY_S
+            or event.kind == "end"
+        ):
+            self._last_beat = time.monotonic()
+            TrainingRun.objects.filter(pk=self.run.pk).update(
+                step=event.step,
+                total_steps=event.total_steps,
+                last_metrics=values,
+                heartbeat_at=timezone.now(),
+            )
+
+    def should_stop(self) -> bool:
+        return TrainingRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
+
+
+def _finish(run: TrainingRun, status: str, **fields: Any) -> None:
+    TrainingRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), **fields)
+
+
+def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
+    """Train a claimed run to the end (or until cancelled); register its model on success."""
+    run = _claim(run_id, worker)
+    if run is None:
+        return None
+    recorder = _Recorder(run)
+    try:
+        from rewardtrain.training import train_rm, train_sft  # torch is imported by workers only
+
+        train = train_rm if run.kind == RunKind.RM else train_sft
+        result = train(_config(run), progress=recorder, should_stop=recorder.should_stop)
+    except Exception:
+        _finish(run, RunStatus.FAILED, error=traceback.format_exc())
+        return TrainingRun.objects.get(pk=run.pk)
+    if result.stopped_early:
+        _finish(run, RunStatus.CANCELLED, step=result.steps, final_metrics=result.metrics)
+        return TrainingRun.objects.get(pk=run.pk)
+    with transaction.atomic():
+        _finish(run, RunStatus.SUCCEEDED, step=result.steps, final_metrics=result.metrics)
+        RegisteredModel.objects.create(
+            project=run.project,
+            name=f"{run.kind}-run-{run.pk}",
+            kind=ModelKind.RM if run.kind == RunKind.RM else ModelKind.SFT,
+            path=result.output_dir,
+            produced_by=run,
+            created_by=run.created_by,
+        )
+    return TrainingRun.objects.get(pk=run.pk)
+
+
+def training_runs_requeue_stale() -> list[int]:
+    """Queue again the runs whose worker stopped reporting (a host that died never rejects its message)."""
+    from rewardtrain.runs.tasks import gpu_train_run
+
+    stale = list(
+        TrainingRun.objects.filter(
+            status=RunStatus.RUNNING, heartbeat_at__lt=timezone.now() - HEARTBEAT_STALE
+        ).values_list("pk", flat=True)
+    )
+    for run_id in stale:
+        gpu_train_run.delay(run_id)
+    return stale

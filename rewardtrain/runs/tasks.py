@@ -1,0 +1,15 @@
+"""Celery entry points. Training runs go to the `gpu` queue (the `rewardtrain.tasks.gpu_*` route)."""
+
+from celery import current_task, shared_task
+
+from rewardtrain.runs.services import training_run_execute, training_runs_requeue_stale
+
+
+@shared_task(name="rewardtrain.tasks.gpu_train_run", acks_late=True, reject_on_worker_lost=True)
+def gpu_train_run(run_id: int) -> None:
+    training_run_execute(run_id=run_id, worker=current_task.request.hostname or "worker")
+
+
+@shared_task(name="rewardtrain.tasks.requeue_stale_runs")
+def requeue_stale_runs() -> list[int]:
+    return training_runs_requeue_stale()
