@@ -171,6 +171,7 @@ def run_ours(
         weight_decay=0.0,
         max_grad_norm=1.0,
         bf16=True,
+        deterministic=args.deterministic,
         device=args.device,
         log_every=1,
         resume="no",
@@ -314,6 +315,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     ap.add_argument("--threads", type=int, default=0, help="torch threads on CPU (0: torch's default)")
+    ap.add_argument(
+        "--deterministic",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="turn on our trainer's torch.use_deterministic_algorithms on CPU (RMConfig's default; off here "
+        "because TRL does not set it, and it costs ~15%% on CPU)",
+    )
     ap.add_argument("--only", default="kwise,pairwise,trl", help="comma-separated subset to run")
     args = ap.parse_args(argv)
 
@@ -398,6 +406,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "device": args.device if args.device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
         "model": args.model or f"llama-built hidden={args.hidden} layers={args.layers}",
         "max_length": args.max_length,
+        "deterministic": args.deterministic,
         "train_prompts": n_train,
         "train_pairs": len(train_p),
         "pairs_per_step": pairs_per_step,

@@ -64,12 +64,12 @@ def labeler_stats(user: AbstractBaseUser, project: Project) -> dict:
     """What a labeler did in a project today (UTC day) and their median seconds per task, over all time."""
     from statistics import median
 
-    from labeling.models import Demonstration, Ranking
+    from labeling.models import Demonstration, Ranking, WrittenPrompt
 
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     seconds: list[float] = []
     today = 0
-    for model in (Ranking, Demonstration):
+    for model in (Ranking, Demonstration, WrittenPrompt):
         rows = model.objects.filter(user=user, task__project=project)
         today += rows.filter(created_at__gte=start).count()
         seconds += list(rows.values_list("seconds_spent", flat=True))
@@ -91,13 +91,13 @@ def project_dashboard(project: Project, *, hours: int = 48) -> dict:
 
     from django.db.models.functions import TruncHour
 
-    from labeling.models import Demonstration, Ranking, Task
+    from labeling.models import Demonstration, Ranking, Task, WrittenPrompt
 
     now = timezone.now()
     since = (now - timezone.timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
     per_hour: dict[str, int] = {}
     seconds: dict[int, list[float]] = {}
-    for model in (Ranking, Demonstration):
+    for model in (Ranking, Demonstration, WrittenPrompt):
         rows = model.objects.filter(task__project=project)
         for row in rows.filter(created_at__gte=since).annotate(hour=TruncHour("created_at")).values("hour"):
             key = row["hour"].isoformat().replace("+00:00", "Z")
@@ -169,3 +169,27 @@ def annotation_for_assignment(user: AbstractBaseUser, assignment: Assignment):
         .select_related("guideline", "task__prompt")
         .first()
     )
+
+
+def guideline_usage(project: Project) -> list[dict]:
+    """Per guideline version of a project (newest first): how many rankings, demonstrations and written prompts
+    were made under it. One grouped query per annotation kind."""
+    from labeling.models import Demonstration, Ranking, WrittenPrompt
+
+    kinds = (("rankings", Ranking), ("demonstrations", Demonstration), ("written_prompts", WrittenPrompt))
+    counts: dict[int, dict[str, int]] = {}
+    for key, model in kinds:
+        rows = model.objects.filter(task__project=project).values("guideline_id").annotate(n=Count("id"))
+        for row in rows.order_by():
+            counts.setdefault(row["guideline_id"], {})[key] = row["n"]
+    versions = (
+        Guideline.objects.filter(project=project).order_by("-version").values("id", "version", "created_at")
+    )
+    return [
+        {
+            "version": g["version"],
+            "created_at": g["created_at"],
+            **{key: counts.get(g["id"], {}).get(key, 0) for key, _ in kinds},
+        }
+        for g in versions
+    ]

@@ -25,6 +25,11 @@ urlpatterns = [
         projects.GuidelineCurrentView.as_view(),
         name="guideline-current",
     ),
+    path(
+        "projects/<int:project_id>/guidelines/usage/",
+        projects.GuidelineUsageView.as_view(),
+        name="guideline-usage",
+    ),
     path("projects/<int:project_id>/imports/", projects.ImportView.as_view(), name="import"),
     path("projects/<int:project_id>/agreement/", quality.AgreementView.as_view(), name="agreement"),
     path("projects/<int:project_id>/prompts/", projects.PromptListView.as_view(), name="prompt-list"),

@@ -76,6 +76,20 @@ def test_bad_ranking_over_http_names_the_problem(world):
     assert "missing" in data["errors"][0]["message"] and data["errors"][0]["field"] == "tiers"
 
 
+def test_prefetch_over_http_leases_the_task_after_the_current_one(world):
+    project, client = world["project"], client_for(world["labeler"])
+    url = f"/api/projects/{project.pk}/assignments/next/"
+    current = client.post(url).json()
+    extra = client.post(url + "?prefetch=1").json()
+    assert extra["id"] != current["id"] and extra["task"]["id"] != current["task"]["id"]
+    assert client.post(url + "?prefetch=1").json()["id"] == extra["id"]
+    assert client.post(url).json()["id"] == current["id"]  # a reload still gets the current task
+    ids = [[c["id"]] for c in current["task"]["candidates"]]
+    body = {"client_id": new_client_id(), "tiers": ids}
+    assert client.post(f"/api/assignments/{current['id']}/submit/", body, format="json").status_code == 201
+    assert client.post(url).json()["id"] == extra["id"]
+
+
 def test_no_work_is_204(world):
     project = make_project()
     labeler = add_member(project)
@@ -89,12 +103,14 @@ ROUTES = [
     ("get", "/api/projects/{p}/members/", None, "admin"),
     ("get", "/api/projects/{p}/guidelines/", None, "labeler"),
     ("get", "/api/projects/{p}/guidelines/current/", None, "labeler"),
+    ("get", "/api/projects/{p}/guidelines/usage/", None, "reviewer"),
     ("post", "/api/projects/{p}/guidelines/", {"body_md": "v2"}, "admin"),
     ("get", "/api/projects/{p}/prompts/", None, "reviewer"),
     ("get", "/api/projects/{p}/tasks/", None, "reviewer"),
     ("get", "/api/projects/{p}/rankings/", None, "reviewer"),
     ("get", "/api/projects/{p}/demonstrations/", None, "reviewer"),
     ("post", "/api/projects/{p}/assignments/next/", None, "labeler"),
+    ("post", "/api/projects/{p}/assignments/next/?prefetch=1", None, "labeler"),
 ]
 RANK = {"labeler": 1, "reviewer": 2, "admin": 3}
 
@@ -265,6 +281,45 @@ def test_guideline_versions_are_numbered_and_recorded(world):
     )
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "flags[0]"
     assert Guideline.objects.filter(project=project).count() == 2
+
+
+def test_guideline_usage_counts_annotations_per_version(world):
+    from labeling.tests.factories import import_prompt_tasks
+
+    project, labeler = world["project"], client_for(world["labeler"])
+    import_prompt_tasks(project, 1)
+
+    def submit_next() -> None:
+        body = labeler.post(f"/api/projects/{project.pk}/assignments/next/").json()
+        work = (
+            {"tiers": [[c["id"]] for c in body["task"]["candidates"]]}
+            if body["task"]["kind"] == "ranking"
+            else {"text": "An answer."}
+        )
+        payload = {"client_id": new_client_id(), **work}
+        assert (
+            labeler.post(f"/api/assignments/{body['id']}/submit/", payload, format="json").status_code == 201
+        )
+
+    submit_next()
+    client_for(world["admin"]).post(
+        f"/api/projects/{project.pk}/guidelines/", {"body_md": "v2"}, format="json"
+    )
+    for _ in range(3):  # two rankings and the demonstration, under v2
+        submit_next()
+    got = client_for(world["reviewer"]).get(f"/api/projects/{project.pk}/guidelines/usage/")
+    assert got.status_code == 200
+    rows = [
+        {k: r[k] for k in ("version", "rankings", "demonstrations", "written_prompts")} for r in got.json()
+    ]
+    assert rows == [
+        {"version": 2, "rankings": 2, "demonstrations": 1, "written_prompts": 0},
+        {"version": 1, "rankings": 1, "demonstrations": 0, "written_prompts": 0},
+    ]
+    # Another project's annotations never count here, and its members are refused.
+    other = client_for(world["outsider"])
+    assert other.get(f"/api/projects/{project.pk}/guidelines/usage/").status_code == 404
+    assert labeler.get(f"/api/projects/{project.pk}/guidelines/usage/").status_code == 403
 
 
 def test_schema_and_docs_served(world):

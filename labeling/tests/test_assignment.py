@@ -154,3 +154,98 @@ def test_non_member_gets_nothing_from_other_project():
     import_ranking_tasks(other, 2)
     labeler = add_member(project)
     assert assignment_claim_next(user=labeler, project=project) is None
+
+
+def _live(user) -> list[Assignment]:
+    return list(
+        Assignment.objects.filter(user=user, status=AssignmentStatus.ACTIVE, expires_at__gt=timezone.now())
+    )
+
+
+@pytest.mark.django_db
+def test_prefetch_leases_one_extra_task_and_returns_it_again():
+    project = make_project(redundancy=1)
+    import_ranking_tasks(project, 4)
+    labeler = add_member(project)
+    current = assignment_claim_next(user=labeler, project=project)
+    extra = assignment_claim_next(user=labeler, project=project, prefetch=True)
+    assert extra is not None and extra.task_id != current.task_id
+    for _ in range(3):  # repeats give back the same two leases, never a third
+        assert assignment_claim_next(user=labeler, project=project, prefetch=True).pk == extra.pk
+        assert assignment_claim_next(user=labeler, project=project).pk == current.pk
+    assert len(_live(labeler)) == 2
+
+    # Submitting the current task makes the prefetched one current; a new prefetch leases the next task.
+    _rank_all(current)
+    assert assignment_claim_next(user=labeler, project=project).pk == extra.pk
+    third = assignment_claim_next(user=labeler, project=project, prefetch=True)
+    assert third.task_id not in (current.task_id, extra.task_id)
+    assert {a.pk for a in _live(labeler)} == {extra.pk, third.pk}
+
+
+@pytest.mark.django_db
+def test_prefetch_without_a_lease_claims_like_a_plain_call_and_respects_redundancy():
+    project = make_project(redundancy=1)
+    import_ranking_tasks(project, 2)
+    alice, bob = add_member(project), add_member(project)
+    first = assignment_claim_next(user=alice, project=project, prefetch=True)
+    assert assignment_claim_next(user=alice, project=project).pk == first.pk
+    # Bob's plain claim takes the other task; Alice's prefetch then finds nothing free (redundancy 1).
+    assert assignment_claim_next(user=bob, project=project).task_id != first.task_id
+    assert assignment_claim_next(user=alice, project=project, prefetch=True) is None
+    assert len(_live(alice)) == 1
+
+
+@pytest.mark.django_db
+def test_prefetch_never_renews_the_labelers_own_current_task():
+    project = make_project(redundancy=3)
+    import_ranking_tasks(project, 1)  # one task with room for three labelers
+    labeler = add_member(project)
+    current = assignment_claim_next(user=labeler, project=project)
+    assert assignment_claim_next(user=labeler, project=project, prefetch=True) is None
+    assert Assignment.objects.get(pk=current.pk).leased_at == current.leased_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_prefetching_labelers_hold_at_most_two_leases_and_never_exceed_redundancy():
+    project = make_project(redundancy=2)
+    import_ranking_tasks(project, 20)
+    labelers = [add_member(project) for _ in range(8)]
+
+    def claims(i: int) -> None:
+        # Each labeler's calls come from 4 threads at once (tabs, a prefetch racing a reload).
+        user = labelers[i // 4]
+        for step in range(3):
+            assignment_claim_next(user=user, project=project, prefetch=(i + step) % 2 == 0)
+
+    _run_concurrently(32, claims)
+
+    for user in labelers:
+        assert 1 <= len(_live(user)) <= 2
+    per_task = Counter(
+        Assignment.objects.filter(status=AssignmentStatus.ACTIVE).values_list("task_id", flat=True)
+    )
+    assert max(per_task.values()) <= 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prefetching_claim_submit_loop_gives_each_task_exactly_its_redundancy():
+    project = make_project(redundancy=3)
+    import_ranking_tasks(project, 12)
+    labelers = [add_member(project) for _ in range(16)]
+
+    def work(i: int) -> list[int]:
+        done = []
+        while (assignment := assignment_claim_next(user=labelers[i], project=project)) is not None:
+            assignment_claim_next(user=labelers[i], project=project, prefetch=True)
+            assert len(_live(labelers[i])) <= 2
+            _rank_all(assignment)
+            done.append(assignment.task_id)
+        return done
+
+    done_lists = _run_concurrently(16, work)
+
+    for done in done_lists:
+        assert len(done) == len(set(done)), "a labeler got the same task twice"
+    assert Counter(Ranking.objects.values_list("task_id", flat=True)) == {t.pk: 3 for t in Task.objects.all()}
+    assert set(Task.objects.values_list("status", flat=True)) == {TaskStatus.COMPLETE}

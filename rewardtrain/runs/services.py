@@ -6,6 +6,7 @@ died is claimed again once its heartbeat is stale and resumes from its last chec
 """
 
 import dataclasses
+import math
 import re
 import time
 import traceback
@@ -179,6 +180,11 @@ def _config(run: TrainingRun):
     )
 
 
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN or infinity (PostgreSQL refuses them); an undefined figure is stored as null."""
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
 class _Recorder:
     """Turns training progress into metric rows and the run's live fields; answers whether to stop."""
 
@@ -190,7 +196,7 @@ class _Recorder:
         values = {
             k: v for k, v in event.to_dict().items() if k not in ("kind", "step", "metrics") and v is not None
         }
-        values.update(event.metrics)
+        values = _finite({**values, **event.metrics})
         RunMetric.objects.create(run=self.run, kind=event.kind, step=event.step, values=values)
         if (
             event.kind == "eval"
@@ -228,10 +234,10 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
         _finish(run, RunStatus.FAILED, error=traceback.format_exc())
         return TrainingRun.objects.get(pk=run.pk)
     if result.stopped_early:
-        _finish(run, RunStatus.CANCELLED, step=result.steps, final_metrics=result.metrics)
+        _finish(run, RunStatus.CANCELLED, step=result.steps, final_metrics=_finite(result.metrics))
         return TrainingRun.objects.get(pk=run.pk)
     with transaction.atomic():
-        _finish(run, RunStatus.SUCCEEDED, step=result.steps, final_metrics=result.metrics)
+        _finish(run, RunStatus.SUCCEEDED, step=result.steps, final_metrics=_finite(result.metrics))
         RegisteredModel.objects.create(
             project=run.project,
             name=f"{run.kind}-run-{run.pk}",

@@ -62,8 +62,12 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     _sign_in(page, base, "e2e-labeler")
     card = page.locator(f"[data-project='{project.pk}']")
     assert card.locator(".open-tasks").inner_text() == "2"
-    card.get_by_text("Start labeling").click()
-    page.wait_for_selector(".answers .answer")
+    # While the labeler ranks, the workspace leases the next task in the background (?prefetch=1).
+    with page.expect_response(lambda r: "prefetch=1" in r.url) as prefetch:
+        card.get_by_text("Start labeling").click()
+        page.wait_for_selector(".answers .answer")
+    prefetched = prefetch.value.json()
+    assert prefetched["task"]["kind"] == "demonstration"
 
     # Untrusted HTML in an answer is shown literally, and nothing in it runs.
     assert page.get_by_text(XSS, exact=False).first.is_visible()
@@ -89,8 +93,10 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     assert page.locator(f"[data-candidate='{c}'] .rating").inner_text() == "rated 5/7"
     page.keyboard.press("Enter")
 
-    # The next task (the demonstration) loads at once; every turn of the conversation is shown.
-    editor = page.wait_for_selector("textarea[name=demonstration]")
+    # The next task (the demonstration, prefetched) shows at once; every turn of the conversation is shown.
+    editor = page.wait_for_selector(
+        f".workspace[data-assignment='{prefetched['id']}'] textarea[name=demonstration]"
+    )
     ranking = Ranking.objects.get()
     assert ranking.tiers == [[b], [a, c], [d]]
     assert ranking.ratings == {str(c): 5}
@@ -126,6 +132,11 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     admin_page.wait_for_selector(".preview h1:has-text('Version two')")
     admin_page.click("button:has-text('Publish version 2')")
     admin_page.wait_for_selector("text=Published guideline version 2")
+    # Per version, how many annotations were made under it.
+    v1 = admin_page.locator("tr[data-version='1']")
+    v1.locator("td[data-usage='demonstrations']:has-text('1')").wait_for()
+    assert v1.locator("td[data-usage='rankings']").inner_text() == "1"
+    assert admin_page.locator("tr[data-version='2'] td[data-usage='rankings']").inner_text() == "0"
 
     # The admin's other pages: an import refused line by line, the review queue, the dashboard.
     admin_page.click("nav.tabs >> text=Import")
@@ -138,6 +149,10 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     assert row.inner_text().split("\t")[0].strip() == "2"
     admin_page.click("nav.tabs >> text=Review")
     admin_page.wait_for_selector(f"[data-demonstration='{demo.pk}']")
+    assert (
+        admin_page.locator(f"[data-demonstration='{demo.pk}'] .guideline-version").inner_text()
+        == "guideline v1"
+    )
     admin_page.click(f"[data-demonstration='{demo.pk}'] button:has-text('Accept')")
     admin_page.wait_for_selector("text=No demonstrations are waiting for review.")
     demo.refresh_from_db()
@@ -196,13 +211,14 @@ def test_expired_lease_is_explained_and_past_work_can_be_revised(live_server, br
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     _sign_in(page, live_server.url, "e2e-labeler2")
-    page.goto(f"{live_server.url}/projects/{project.pk}/work")
-    page.wait_for_selector(".answers .answer")
+    with page.expect_response(lambda r: "prefetch=1" in r.url):  # the next task is leased in the background
+        page.goto(f"{live_server.url}/projects/{project.pk}/work")
+        page.wait_for_selector(".answers .answer")
     for key in ["1", "2", "3", "4"]:
         page.keyboard.press(key)
 
     # Meanwhile the lease runs out and two others complete the task: the submit is refused and explained.
-    mine = Assignment.objects.get(user=labeler)
+    mine = Assignment.objects.get(user=labeler, task__prompt__external_id="x1")
     Assignment.objects.filter(pk=mine.pk).update(expires_at=timezone.now() - timedelta(seconds=5))
     ids = list(mine.task.task_candidates.order_by("position").values_list("candidate_id", flat=True))
     for other in others:
@@ -242,3 +258,68 @@ def test_expired_lease_is_explained_and_past_work_can_be_revised(live_server, br
     assert Demonstration.objects.get().text == "Hello there!"
     assert AnnotationRevision.objects.get().previous["text"] == "Hello!"
     context.close()
+
+
+def test_admin_enables_prompt_tasks_and_a_labeler_writes_a_prompt(live_server, browser):
+    from labeling.models import Prompt, PromptSource, Task, WrittenPrompt
+
+    admin = make_user("e2e-admin3", is_staff=True)
+    project = make_project(admin=admin, k_answers=4, redundancy=1)
+    add_member(project, Role.LABELER, user=make_user("e2e-labeler3"))
+    task = Task.objects.create(kind="prompt", project=project, required_annotations=1)
+    system = "You are a patient maths tutor."
+    question = "Why is **0.999…** equal to 1? <img src=x onerror=alert(1)>"
+
+    # The admin enables prompt-writing tasks in the project's settings.
+    admin_context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    admin_page = admin_context.new_page()
+    _sign_in(admin_page, live_server.url, "e2e-admin3")
+    admin_page.goto(f"{live_server.url}/projects/{project.pk}/settings")
+    admin_page.check("input[name=prompt_tasks_enabled]")
+    admin_page.click("button:has-text('Save settings')")
+    admin_page.wait_for_selector("text=Saved.")
+    project.refresh_from_db()
+    assert project.prompt_tasks_enabled
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _sign_in(page, live_server.url, "e2e-labeler3")
+    page.goto(f"{live_server.url}/projects/{project.pk}/work")
+    page.wait_for_selector(".prompt-task .keys:has-text('adds a turn')")  # the shortcuts are on screen
+
+    # Keyboard only: the first turn has the caret; write it, leave it, make it the system turn, add a user turn.
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'turn-0'")
+    page.keyboard.type(system)
+    page.keyboard.press("Escape")
+    page.keyboard.press("t")
+    assert page.locator("select[name=role-0]").input_value() == "system"
+    page.keyboard.press("a")
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'turn-1'")
+    assert page.locator("[data-turn='1'] .role").get_attribute("data-role") == "user"
+    page.keyboard.type(question)
+
+    # The preview renders markdown and shows HTML as text; the draft reaches the server.
+    page.wait_for_selector(".preview .turn.user strong:has-text('0.999…')")
+    assert page.locator(".preview img").count() == 0
+    page.wait_for_selector("[data-testid=draft-state]:has-text('saved to the server')")
+    assert Draft.objects.get().payload["turns"][1]["content"] == question
+
+    page.keyboard.press("Control+Enter")
+    # The next task is the demonstration of the prompt just written, with both turns shown.
+    page.wait_for_selector("textarea[name=demonstration]")
+    assert page.locator(".conversation .turn.system").inner_text().endswith(system)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    written = WrittenPrompt.objects.get()
+    assert written.task_id == task.pk and written.guideline.version == 1
+    prompt = Prompt.objects.get(source=PromptSource.LABELER)
+    assert written.prompt == prompt and prompt.messages == messages
+    demo_task = Task.objects.get(prompt=prompt)
+    assert demo_task.kind == "demonstration" and demo_task.status == "open"
+    task.refresh_from_db()
+    assert task.status == "complete"
+    assert not Draft.objects.filter(assignment__task=task).exists()
+    assert dialogs == [], f"a script ran in the page: {dialogs}"
+    context.close()
+    admin_context.close()

@@ -381,7 +381,10 @@ export function ReviewPage({ projectId }: { projectId: number }) {
       {items.map((d) => (
         <div className="card" key={d.id} data-demonstration={d.id}>
           <p className="muted small">
-            Demonstration {d.id} by user {d.user}, guideline v{d.guideline_version}, {new Date(d.created_at).toLocaleString()}
+            <span className="badge guideline-version" data-guideline-version={d.guideline_version} title="The guideline version this answer was written under">
+              guideline v{d.guideline_version}
+            </span>{" "}
+            Demonstration {d.id} by user {d.user}, {new Date(d.created_at).toLocaleString()}
           </p>
           <Conversation messages={d.messages} />
           <div className="turn assistant">

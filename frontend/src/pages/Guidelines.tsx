@@ -17,9 +17,18 @@ function textToFlags(text: string): Guideline["flags"] {
     });
 }
 
+/** Annotations made under one guideline version (GET …/guidelines/usage/, reviewers and admins). */
+interface Usage {
+  version: number;
+  rankings: number;
+  demonstrations: number;
+  written_prompts: number;
+}
+
 export function GuidelinesPage({ projectId, me }: { projectId: number; me: Me }) {
   const [project, setProject] = useState<Project | null>(null);
   const [versions, setVersions] = useState<Guideline[]>([]);
+  const [usage, setUsage] = useState<Record<number, Usage> | null>(null);
   const [body, setBody] = useState("");
   const [criteria, setCriteria] = useState("");
   const [scaleName, setScaleName] = useState("Overall quality");
@@ -39,6 +48,10 @@ export function GuidelinesPage({ projectId, me }: { projectId: number; me: Me })
     const list = await api<{ results: Guideline[] } | Guideline[]>("GET", `/api/projects/${projectId}/guidelines/`);
     const all = Array.isArray(list) ? list : list.results;
     setVersions(all);
+    if (p.my_role === "admin" || p.my_role === "reviewer") {
+      const rows = await api<Usage[]>("GET", `/api/projects/${projectId}/guidelines/usage/`);
+      setUsage(Object.fromEntries(rows.map((u) => [u.version, u])));
+    }
     const current = all[0];
     if (current && !edited.current) {
       setBody(current.body_md);
@@ -143,6 +156,11 @@ export function GuidelinesPage({ projectId, me }: { projectId: number; me: Me })
         </form>
       )}
       <h2>All versions</h2>
+      {usage && (
+        <p className="muted small">
+          Each annotation records the guideline version it was made under; the counts below are per version.
+        </p>
+      )}
       <table className="table">
         <thead>
           <tr>
@@ -150,15 +168,29 @@ export function GuidelinesPage({ projectId, me }: { projectId: number; me: Me })
             <th>Published</th>
             <th>Criteria</th>
             <th>Flags</th>
+            {usage && (
+              <>
+                <th>Rankings</th>
+                <th>Demonstrations</th>
+                <th>Written prompts</th>
+              </>
+            )}
           </tr>
         </thead>
         <tbody>
           {versions.map((g) => (
-            <tr key={g.id}>
+            <tr key={g.id} data-version={g.version}>
               <td>v{g.version}</td>
               <td>{new Date(g.created_at).toLocaleString()}</td>
               <td>{g.criteria.join(", ")}</td>
               <td>{g.flags.length}</td>
+              {usage && (
+                <>
+                  <td data-usage="rankings">{usage[g.version]?.rankings ?? 0}</td>
+                  <td data-usage="demonstrations">{usage[g.version]?.demonstrations ?? 0}</td>
+                  <td data-usage="written_prompts">{usage[g.version]?.written_prompts ?? 0}</td>
+                </>
+              )}
             </tr>
           ))}
         </tbody>

@@ -3,6 +3,8 @@ import { api, Me, Project } from "../api";
 import { Link } from "../router";
 import { WorkPage } from "./Work";
 import { GuidelinesPage } from "./Guidelines";
+import { AgreementPage } from "./Agreement";
+import { RunsPage } from "./Runs";
 import { DashboardPage, ImportPage, MembersPage, ReviewPage, SettingsPage } from "./Admin";
 
 type Role = "labeler" | "reviewer" | "admin";
@@ -15,6 +17,8 @@ export const PROJECT_TABS: { path: string; label: string; minRole: Role }[] = [
   { path: "guidelines", label: "Guidelines", minRole: "labeler" },
   { path: "review", label: "Review", minRole: "reviewer" },
   { path: "dashboard", label: "Dashboard", minRole: "admin" },
+  { path: "agreement", label: "Agreement", minRole: "reviewer" },
+  { path: "runs", label: "Data & runs", minRole: "admin" },
   { path: "imports", label: "Import", minRole: "admin" },
   { path: "members", label: "Members", minRole: "admin" },
   { path: "settings", label: "Settings", minRole: "admin" },
@@ -37,6 +41,8 @@ export function ProjectShell({ projectId, tab, me }: { projectId: number; tab: s
     else if (tab === "guidelines") page = <GuidelinesPage projectId={projectId} me={me} />;
     else if (tab === "review") page = <ReviewPage projectId={projectId} />;
     else if (tab === "dashboard") page = <DashboardPage projectId={projectId} />;
+    else if (tab === "agreement") page = <AgreementPage projectId={projectId} />;
+    else if (tab === "runs") page = <RunsPage projectId={projectId} />;
     else if (tab === "imports") page = <ImportPage projectId={projectId} />;
     else if (tab === "members") page = <MembersPage projectId={projectId} />;
     else if (tab === "settings") page = <SettingsPage project={project} onSaved={setProject} />;

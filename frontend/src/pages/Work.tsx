@@ -4,6 +4,8 @@ import { Markdown } from "../markdown";
 import { Link } from "../router";
 import { RankingTask } from "./RankingTask";
 import { DemonstrationTask } from "./DemonstrationTask";
+import { PromptTask } from "./PromptTask";
+import { usablePrefetched } from "../prefetch";
 
 export interface Stats {
   submitted_today: number;
@@ -130,26 +132,67 @@ export function WorkPage({ projectId }: { projectId: number }) {
   const [skipping, setSkipping] = useState(false);
   const [stats, setStats] = useState<Stats | null>(null);
   const loading = useRef(false);
+  // The task after the current one, leased in the background (…/assignments/next/?prefetch=1) so that it shows
+  // at once after a submit or skip. The server keeps at most one such extra lease and returns it on repeat.
+  const prefetched = useRef<Assignment | null>(null);
+  const prefetching = useRef(false);
+  const currentId = useRef<number | null>(null);
 
   const loadStats = useCallback(() => {
     api<Stats>("GET", `/api/projects/${projectId}/my-stats/`).then(setStats, () => undefined);
   }, [projectId]);
 
+  const prefetchNext = useCallback(
+    async (retry = true) => {
+      if (prefetching.current || prefetched.current || currentId.current == null) return;
+      prefetching.current = true;
+      let again = false;
+      try {
+        const a = await api<Assignment | null>("POST", `/api/projects/${projectId}/assignments/next/?prefetch=1`);
+        if (a && a.id !== currentId.current) prefetched.current = a;
+        // It became the current task while in flight (a quick submit): lease the one after it instead.
+        else if (a && retry) again = true;
+      } catch {
+        // Only a speed-up: without it the next task loads when asked for.
+      } finally {
+        prefetching.current = false;
+      }
+      if (again) prefetchNext(false);
+    },
+    [projectId],
+  );
+
+  const show = useCallback(
+    (a: Assignment | "none") => {
+      currentId.current = a === "none" ? null : a.id;
+      setAssignment(a);
+      if (a !== "none") prefetchNext();
+    },
+    [prefetchNext],
+  );
+
   const next = useCallback(async () => {
     if (loading.current) return;
-    loading.current = true;
     setError("");
     setLost("");
+    const ready = usablePrefetched(prefetched.current, currentId.current, serverNow());
+    prefetched.current = null;
+    if (ready) {
+      show(ready);
+      loadStats();
+      return;
+    }
+    loading.current = true;
     try {
       const a = await api<Assignment | null>("POST", `/api/projects/${projectId}/assignments/next/`);
-      setAssignment(a ?? "none");
+      show(a ?? "none");
     } catch (e) {
       setError(e instanceof ApiError ? e.message : String(e));
     } finally {
       loading.current = false;
     }
     loadStats();
-  }, [projectId, loadStats]);
+  }, [projectId, loadStats, show]);
 
   useEffect(() => {
     next();
@@ -257,7 +300,7 @@ export function WorkPage({ projectId }: { projectId: number }) {
           <DemonstrationTask key={assignment.id} assignment={assignment} onDone={onDone} paused={skipping || !!lost} />
         )}
         {assignment.task.kind === "prompt" && (
-          <p>Writing new prompts is not available in the browser yet; press <Kbd>s</Kbd> to skip.</p>
+          <PromptTask key={assignment.id} assignment={assignment} onDone={onDone} paused={skipping || !!lost} />
         )}
       </div>
       {showGuideline && guideline && <GuidelinePanel guideline={guideline} onClose={() => setShowGuideline(false)} />}

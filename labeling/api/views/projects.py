@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -133,6 +133,25 @@ class GuidelineCurrentView(APIView):
     @extend_schema(responses=s.GuidelineSerializer)
     def get(self, request, project_id: int):
         return Response(s.GuidelineSerializer(selectors.guideline_current(self.project)).data)
+
+
+class GuidelineUsageSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    rankings = serializers.IntegerField()
+    demonstrations = serializers.IntegerField()
+    written_prompts = serializers.IntegerField()
+
+
+class GuidelineUsageView(APIView):
+    """How many annotations of each kind were made under each guideline version, newest version first."""
+
+    permission_classes = [ProjectRole]
+    minimum_role = Role.REVIEWER
+
+    @extend_schema(responses=GuidelineUsageSerializer(many=True))
+    def get(self, request, project_id: int):
+        return Response(GuidelineUsageSerializer(selectors.guideline_usage(self.project), many=True).data)
 
 
 class ImportView(APIView):

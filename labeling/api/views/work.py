@@ -1,7 +1,7 @@
 """The labeler's loop: next task, submit, skip; and their own assignments."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,16 +16,31 @@ from labeling.services import submission
 
 
 class NextAssignmentView(APIView):
-    """Lease the next task in a project: 200 with the assignment, or 204 when no work is left for this labeler."""
+    """Lease the next task in a project: 200 with the assignment, or 204 when no work is left for this labeler.
+
+    Asking again while holding a live lease returns that lease. `?prefetch=1` asks for the task after it (one
+    extra lease at most, returned again on repeat), so a client can show it at once after a submit."""
 
     permission_classes = [ProjectRole]
     minimum_role = Role.LABELER
 
     @extend_schema(
-        request=None, responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="No work")}
+        request=None,
+        parameters=[
+            OpenApiParameter(
+                "prefetch",
+                bool,
+                description="Lease the task after the current one (at most one extra live lease per labeler "
+                "and project; a repeat returns it again). Without a current lease, the same as without.",
+            )
+        ],
+        responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="No work")},
     )
     def post(self, request, project_id: int):
-        assignment = assignment_service.assignment_claim_next(user=request.user, project=self.project)
+        prefetch = request.query_params.get("prefetch", "").lower() in ("1", "true", "yes")
+        assignment = assignment_service.assignment_claim_next(
+            user=request.user, project=self.project, prefetch=prefetch
+        )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         assignment.task.project = self.project

@@ -258,3 +258,11 @@ def test_from_labelers_rankings_to_a_trained_reward_model(media, tmp_path):
     assert done.status == RunStatus.SUCCEEDED, done.error
     assert RegisteredModel.objects.get(produced_by=run).kind == ModelKind.RM
     assert run_lineage(TrainingRun.objects.get(pk=run.pk))["snapshot"]["id"] == snapshot.pk
+
+
+def test_undefined_figures_are_stored_as_null():
+    assert services._finite({"val_accuracy_gap_3": float("nan"), "loss": 0.5, "n": 3}) == {
+        "val_accuracy_gap_3": None,
+        "loss": 0.5,
+        "n": 3,
+    }
