@@ -163,10 +163,6 @@ def assignment_claim_next(
     exact re-check under the task's row lock: a prefetched lease counts against the task's redundancy like any.
     """
     now = timezone.now()
-    held = _live_leases_of(user, project, now)
-    found = _held_answer(held, prefetch)
-    if found is not None:
-        return found
     gold_first = project.gold_rate > 0 and (rng or random).random() < project.gold_rate
     pools = (True, False) if gold_first else (False, True)
     # First skip tasks other claimers hold (fast, no waiting). Then, since a task that needs several labelers can

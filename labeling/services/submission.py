@@ -333,16 +333,16 @@ def assignment_submit(
     guideline = _resolve_guideline(assignment, guideline_version)
     fields = build(assignment, guideline, work)
     try:
-        with transaction.atomic():
-            annotation = model.objects.create(
-                task=assignment.task,
-                assignment=assignment,
-                user=user,
-                guideline=guideline,
-                client_id=cid,
-                seconds_spent=float(seconds_spent),
-                **fields,
-            )
+        # No savepoint: on this error the whole submission is rolled back anyway, as the conflict propagates.
+        annotation = model.objects.create(
+            task=assignment.task,
+            assignment=assignment,
+            user=user,
+            guideline=guideline,
+            client_id=cid,
+            seconds_spent=float(seconds_spent),
+            **fields,
+        )
     except IntegrityError as exc:
         raise conflict("This client_id was already used for another submission; generate a new one.") from exc
     _finish(assignment)

