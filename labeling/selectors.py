@@ -1,21 +1,11 @@
 """Reads shared by views, services and dashboards."""
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from labeling.models import Assignment, AssignmentStatus, Guideline, Membership, Project, Role, TaskStatus
+from labeling.models import Assignment, AssignmentStatus, Guideline, Project, TaskStatus
 from labeling.services.errors import not_found
-
-
-def membership_role(user: AbstractBaseUser | AnonymousUser, project: Project | int) -> str | None:
-    """The user's role in a project; site superusers act as admins of every project."""
-    if not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return Role.ADMIN
-    project_id = project.pk if isinstance(project, Project) else project
-    return Membership.objects.filter(project_id=project_id, user=user).values_list("role", flat=True).first()
 
 
 def projects_for_user(user: AbstractBaseUser) -> QuerySet[Project]:

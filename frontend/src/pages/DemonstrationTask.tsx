@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
-import { api, ApiError, Assignment, uuid } from "../api";
+import { api, Assignment, uuid } from "../api";
 import { Markdown } from "../markdown";
-import { Conversation, Kbd, lostMessage, Outcome, typing } from "./Work";
+import { Conversation, Kbd, Outcome, sendSubmission, typing } from "./Work";
 
 interface DraftPayload {
   text: string;
@@ -88,24 +88,15 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
     setBusy(true);
     setErrors([]);
     window.clearTimeout(timer.current);
-    try {
-      await api("POST", submitPath ?? `/api/assignments/${assignment.id}/submit/`, {
-        client_id: clientId.current,
-        seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
-        guideline_version: assignment.guideline?.version,
-        text,
-      });
-      localStorage.removeItem(storageKey);
-      onDone({ kind: "submitted" });
-    } catch (e) {
-      const lost = lostMessage(e);
-      if (lost) onDone({ kind: "lost", message: lost });
-      else if (e instanceof ApiError && e.code === "already_submitted") onDone({ kind: "submitted" });
-      else if (e instanceof ApiError) setErrors([e.message, ...e.errors.map((x) => x.message)]);
-      else setErrors([String(e)]);
-    } finally {
-      setBusy(false);
-    }
+    const result = await sendSubmission(submitPath ?? `/api/assignments/${assignment.id}/submit/`, {
+      client_id: clientId.current,
+      seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
+      guideline_version: assignment.guideline?.version,
+      text,
+    }, storageKey);
+    setBusy(false);
+    if ("outcome" in result) onDone(result.outcome);
+    else setErrors(result.errors);
   };
 
   useEffect(() => {

@@ -2,9 +2,9 @@
 // alternating user/assistant turns, ending with the user's), with a live preview, a draft kept in the browser
 // and on the server (like the demonstration editor), and submit. The shape rules live in ../conversation.
 import { useEffect, useRef, useState } from "react";
-import { api, ApiError, Assignment, uuid } from "../api";
+import { api, Assignment, uuid } from "../api";
 import * as C from "../conversation";
-import { Conversation, Kbd, lostMessage, Outcome, typing } from "./Work";
+import { Conversation, Kbd, Outcome, sendSubmission, typing } from "./Work";
 
 interface DraftPayload {
   turns: C.Turn[];
@@ -107,24 +107,15 @@ export function PromptTask({ assignment, onDone, paused }: Props) {
     setBusy(true);
     setErrors([]);
     window.clearTimeout(timer.current);
-    try {
-      await api("POST", `/api/assignments/${assignment.id}/submit/`, {
-        client_id: clientId.current,
-        seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
-        guideline_version: assignment.guideline?.version,
-        messages: C.toMessages(state.turns),
-      });
-      localStorage.removeItem(storageKey);
-      onDone({ kind: "submitted" });
-    } catch (e) {
-      const lost = lostMessage(e);
-      if (lost) onDone({ kind: "lost", message: lost });
-      else if (e instanceof ApiError && e.code === "already_submitted") onDone({ kind: "submitted" });
-      else if (e instanceof ApiError) setErrors([e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)]);
-      else setErrors([String(e)]);
-    } finally {
-      setBusy(false);
-    }
+    const result = await sendSubmission(`/api/assignments/${assignment.id}/submit/`, {
+      client_id: clientId.current,
+      seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
+      guideline_version: assignment.guideline?.version,
+      messages: C.toMessages(state.turns),
+    }, storageKey);
+    setBusy(false);
+    if ("outcome" in result) onDone(result.outcome);
+    else setErrors(result.errors);
   };
 
   useEffect(() => {

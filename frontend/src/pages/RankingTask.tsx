@@ -1,8 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError, Assignment, Guideline, uuid } from "../api";
+import { Assignment, Guideline, uuid } from "../api";
 import { Markdown } from "../markdown";
 import * as R from "../ranking";
-import { Conversation, Kbd, lostMessage, Outcome, typing } from "./Work";
+import { Conversation, Kbd, Outcome, sendSubmission, typing } from "./Work";
 
 const LETTERS = "ABCDEFGHI";
 
@@ -66,19 +66,10 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
     }
     setBusy(true);
     setErrors([]);
-    try {
-      await api("POST", submitPath ?? `/api/assignments/${assignment.id}/submit/`, body);
-      localStorage.removeItem(storageKey);
-      onDone({ kind: "submitted" });
-    } catch (e) {
-      const lost = lostMessage(e);
-      if (lost) onDone({ kind: "lost", message: lost });
-      else if (e instanceof ApiError && e.code === "already_submitted") onDone({ kind: "submitted" });
-      else if (e instanceof ApiError) setErrors([e.message, ...e.errors.map((x) => x.message)]);
-      else setErrors([String(e)]);
-    } finally {
-      setBusy(false);
-    }
+    const result = await sendSubmission(submitPath ?? `/api/assignments/${assignment.id}/submit/`, body, storageKey);
+    setBusy(false);
+    if ("outcome" in result) onDone(result.outcome);
+    else setErrors(result.errors);
   };
 
   useEffect(() => {

@@ -308,6 +308,27 @@ export function WorkPage({ projectId }: { projectId: number }) {
   );
 }
 
+/** POST a task's work. Returns the outcome to hand on (and clears the browser draft), or the error lines to
+ * show with the work kept on screen. A repeat of an already stored submission counts as submitted. */
+export async function sendSubmission(
+  path: string,
+  body: object,
+  storageKey: string,
+): Promise<{ outcome: Outcome } | { errors: string[] }> {
+  try {
+    await api("POST", path, body);
+    localStorage.removeItem(storageKey);
+    return { outcome: { kind: "submitted" } };
+  } catch (e) {
+    const lost = lostMessage(e);
+    if (lost) return { outcome: { kind: "lost", message: lost } };
+    if (e instanceof ApiError && e.code === "already_submitted") return { outcome: { kind: "submitted" } };
+    if (e instanceof ApiError)
+      return { errors: [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)] };
+    return { errors: [String(e)] };
+  }
+}
+
 /** Turn a failed submission into what the labeler needs to know; returns null when it was not a loss. */
 export function lostMessage(e: unknown): string | null {
   if (e instanceof ApiError && e.status === 409 && e.code === "lease_expired") return e.message;
