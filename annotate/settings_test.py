@@ -13,3 +13,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A test database of its own for every test run, so runs side by side (two checkouts, CI and a developer)
 # never drop each other's database.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("ANNOTATE_TEST_DB", f"test_annotate_{os.getpid()}")}  # noqa: F405
+
+# Celery keys in Redis carry the test run's id, so a worker started by one run never takes another run's tasks.
+# Worker subprocesses inherit ANNOTATE_TEST_RUN from the environment and so share their parent's prefix.
+os.environ.setdefault("ANNOTATE_TEST_RUN", str(os.getpid()))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "global_keyprefix": f"annotate_test_{os.environ['ANNOTATE_TEST_RUN']}_",
+}
