@@ -3,7 +3,10 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
 from kombu import Queue
+
+from annotate.logging import task_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotate.settings")
 
@@ -12,3 +15,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_default_queue = "default"
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def _log_task_id(task_id: str | None = None, **_: object) -> None:
+    """Log lines written while a task runs carry its id (annotate/logging.py)."""
+    task_id_var.set(task_id)
+
+
+@task_postrun.connect
+def _forget_task_id(**_: object) -> None:
+    task_id_var.set(None)

@@ -1,11 +1,47 @@
-"""Liveness and readiness probes for load balancers and docker compose."""
+"""Liveness and readiness probes for load balancers and docker compose.
 
+`/healthz`: the process answers. `/readyz`: the database and the broker answer (503 otherwise), and how many
+Celery workers consume each queue. A queue without workers is a warning, not "not ready": the web app serves
+labelers without any worker (jobs wait in their queue, and the job rows stay `queued`), so taking it out of the
+load balancer because the GPU host is down would stop the labeling for nothing.
+"""
+
+import threading
+import time
+
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+
+_workers_lock = threading.Lock()
+_workers_cache: dict[str, object] = {"at": 0.0, "value": None}
 
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+def workers_per_queue() -> dict[str, int] | None:
+    """Workers consuming each queue (a broadcast `inspect`, cached a few seconds); None if nobody could ask."""
+    ttl = settings.READYZ_WORKERS_CACHE_SECONDS
+    with _workers_lock:
+        if time.monotonic() - float(_workers_cache["at"]) < ttl:  # type: ignore[arg-type]
+            return _workers_cache["value"]  # type: ignore[return-value]
+    from annotate.celery import app
+
+    counts = {queue.name: 0 for queue in app.conf.task_queues}
+    try:
+        replies = app.control.inspect(timeout=settings.READYZ_INSPECT_TIMEOUT).active_queues() or {}
+        for queues in replies.values():
+            for queue in queues:
+                if queue["name"] in counts:
+                    counts[queue["name"]] += 1
+        value: dict[str, int] | None = counts
+    except Exception:  # the broker is down: readiness says so under "broker"
+        value = None
+    with _workers_lock:
+        _workers_cache.update(at=time.monotonic(), value=value)
+    return value
 
 
 def readyz(request):
@@ -25,6 +61,10 @@ def readyz(request):
     except Exception as exc:
         checks["broker"] = f"error: {exc.__class__.__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
+    body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
+    workers = workers_per_queue() if checks["broker"] == "ok" else None
+    body["workers"] = workers
+    warnings = [f"no worker consumes the {queue} queue" for queue, n in (workers or {}).items() if n == 0]
+    if warnings:
+        body["warnings"] = warnings
+    return JsonResponse(body, status=200 if ready else 503)

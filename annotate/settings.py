@@ -34,6 +34,11 @@ DEBUG = env_bool("DJANGO_DEBUG", default=False) and not PRODUCTION
 
 def _secret_key() -> str:
     key = os.environ.get("DJANGO_SECRET_KEY")
+    if key and PRODUCTION and (len(key) < 32 or len(set(key)) < 8 or key.startswith("django-insecure")):
+        # A short or example key can be guessed, and with it sessions and password-reset links forged.
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is too weak: use 32+ random characters (openssl rand -base64 48)."
+        )
     if key:
         return key
     if PRODUCTION:
@@ -62,17 +67,23 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "labeling",
+    "labeling.auditlog",
     "rewardtrain",
     "rewardtrain.runs",
+    "rewardtrain.generation",
 ]
 
 MIDDLEWARE = [
+    # First: every later layer, and the log line and latency metric of the request, see its request id.
+    "annotate.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "annotate.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "labeling.auditlog.context.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -175,6 +186,7 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": [("prompts", "prompts"), ("ranking_items", "ranking_items")],
         "SnapshotKindEnum": "rewardtrain.models.SnapshotKind",
         "SnapshotStatusEnum": "rewardtrain.models.SnapshotStatus",
+        "RunStatusEnum": "rewardtrain.runs.models.RunStatus",
     },
 }
 
@@ -204,8 +216,22 @@ CELERY_TASK_ROUTES = {"rewardtrain.tasks.gpu_*": {"queue": "gpu"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-leases": {"task": "labeling.tasks.expire_leases", "schedule": 60.0},
     "requeue-stale-runs": {"task": "rewardtrain.tasks.requeue_stale_runs", "schedule": 300.0},
+    "requeue-stale-generation-jobs": {
+        "task": "rewardtrain.tasks.requeue_stale_generation_jobs",
+        "schedule": 300.0,
+    },
+    "requeue-stale-scoring-jobs": {"task": "rewardtrain.tasks.requeue_stale_scoring_jobs", "schedule": 300.0},
+}
+CELERY_BEAT_SCHEDULE["requeue-lost-jobs"] = {
+    # Jobs whose message was never sent (broker down at the time) or was lost with a restarted broker.
+    "task": "rewardtrain.tasks.requeue_lost_jobs",
+    "schedule": 60.0,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through Django's LOGGING (JSON lines with the task id) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A queued job older than this, whose queue is empty, is sent again (the job's row claim makes a repeat a no-op).
+JOBS_REQUEUE_AFTER_SECONDS = int(os.environ.get("ANNOTATE_JOBS_REQUEUE_AFTER_S", "120"))
 
 # Security headers. HTTPS-only settings switch on in production.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -213,7 +239,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_FAILURE_VIEW = "annotate.security.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
+# Sign-in: this many failed passwords for one username (or from one address) within the lockout period lock
+# it out for that period (429 with Retry-After). Counted in the database, so shared by every worker.
+LOGIN_MAX_FAILURES_PER_USERNAME = int(os.environ.get("ANNOTATE_LOGIN_MAX_FAILURES", "5"))
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("ANNOTATE_LOGIN_MAX_FAILURES_PER_IP", "20"))
+LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ANNOTATE_LOGIN_LOCKOUT_SECONDS", str(15 * 60)))
+# Behind a reverse proxy that sets X-Forwarded-For, the client address is the last entry it added.
+TRUST_X_FORWARDED_FOR = env_bool("ANNOTATE_TRUST_X_FORWARDED_FOR", False)
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -223,10 +257,14 @@ if PRODUCTION:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# One JSON object per line with the request or task id (annotate/logging.py); LOG_FORMAT=text for a console.
+from annotate.logging import logging_config  # noqa: E402
+
+LOGGING = logging_config(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
+
+# Operations: /metrics for these addresses (unproxied) or with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+# /readyz asks the workers which queues they consume, at most this often, waiting this long for answers.
+READYZ_WORKERS_CACHE_SECONDS = float(os.environ.get("READYZ_WORKERS_CACHE_SECONDS", "10"))
+READYZ_INSPECT_TIMEOUT = float(os.environ.get("READYZ_INSPECT_TIMEOUT", "1.0"))

@@ -1,18 +1,25 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from annotate import health, spa
+from annotate import health, metrics, spa
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("labeling.api.urls")),
     path("api/", include("rewardtrain.api.urls")),
     path("api/", include("rewardtrain.runs.urls")),
+    path("api/", include("rewardtrain.generation.urls")),
+    path("api/", include("labeling.auditlog.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     # The browser app: `/` and its client routes; never the API, the admin, static files or the probes.
-    re_path(r"^(?!api/|api$|admin/|admin$|static/|healthz|readyz)(?P<path>.*)$", spa.spa_index, name="spa"),
+    re_path(
+        r"^(?!api/|api$|admin/|admin$|static/|healthz|readyz|metrics$)(?P<path>.*)$",
+        spa.spa_index,
+        name="spa",
+    ),
 ]

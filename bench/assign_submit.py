@@ -14,27 +14,14 @@ import multiprocessing as mp
 import os
 import random
 import signal
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 
 import requests
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    index = min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))
-    return values[index]
+from benchlib import free_port, percentile, require_postgres, seed, setup_django, start_server
 
 
 def labeler_loop(
@@ -83,38 +70,6 @@ def process_main(
     queue.put(results)
 
 
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotate.settings")
-    import django
-
-    django.setup()
-
-
-def seed(labelers: int, tasks: int, redundancy: int) -> tuple[int, list[str]]:
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
-
-    from labeling.services.imports import import_file
-    from labeling.services.projects import membership_set, project_create
-    from labeling.services.tokens import api_token_create
-    from labeling.tests.factories import ranking_items
-
-    def make_user(username: str, **extra):  # no password: labelers authenticate with API tokens
-        return get_user_model().objects.create(username=username, **extra)
-
-    call_command("migrate", "--noinput", verbosity=0)
-    run = uuid.uuid4().hex[:8]
-    admin = make_user(f"bench-admin-{run}", is_staff=True)
-    project = project_create(creator=admin, name=f"bench {run}", k_answers=4, redundancy=redundancy)
-    import_file(project=project, user=admin, data=ranking_items(tasks, 4, prefix=run), kind="ranking_items")
-    tokens = []
-    for i in range(labelers):
-        user = make_user(f"bench-{run}-{i}")
-        membership_set(project=project, user=user, role="labeler")
-        tokens.append(api_token_create(user=user, name="bench", project=project)[1])
-    return project.pk, tokens
-
-
 def double_assignments(project_id: int) -> int:
     """Tasks leased to more labelers than their redundancy, plus any (task, labeler) pair seen twice."""
     from django.db import connection
@@ -141,41 +96,6 @@ def double_assignments(project_id: int) -> int:
             [project_id],
         )
         return over + cursor.fetchone()[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "annotate.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-    )
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 def main() -> None:
@@ -214,16 +134,13 @@ def main() -> None:
         tokens = Path(args.tokens_file).read_text().split()[: args.labelers]
         check_db = bool(os.environ.get("DATABASE_URL"))
     else:
-        if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            raise SystemExit(
-                "Set DATABASE_URL to a PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/test"
-            )
+        require_postgres()
         setup_django()
         tasks = args.tasks or max(2000, int(args.labelers * args.seconds * 40 / args.redundancy))
         print(
             f"seeding {tasks} ranking tasks (K=4, redundancy {args.redundancy}) and {args.labelers} labelers..."
         )
-        project_id, tokens = seed(args.labelers, tasks, args.redundancy)
+        project_id, tokens, _ = seed(args.labelers, tasks, args.redundancy)
         from django.db import connection
 
         connection.close()

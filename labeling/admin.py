@@ -89,8 +89,8 @@ class WrittenPromptAdmin(admin.ModelAdmin):
 
 @admin.register(m.Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["id", "demonstration", "reviewer", "decision", "created_at"]
-    raw_id_fields = ["demonstration"]
+    list_display = ["id", "demonstration", "dialogue", "reviewer", "decision", "created_at"]
+    raw_id_fields = ["demonstration", "dialogue"]
 
 
 @admin.register(m.ApiToken)

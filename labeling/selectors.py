@@ -52,48 +52,34 @@ def draft_for(user: AbstractBaseUser, assignment_id: int):
 
 def labeler_stats(user: AbstractBaseUser, project: Project) -> dict:
     """What a labeler did in a project today (UTC day) and their median seconds per task, over all time."""
-    from statistics import median
-
-    from labeling.models import Demonstration, Ranking, WrittenPrompt
+    from labeling.annotation_stats import labeler_figures
 
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    seconds: list[float] = []
-    today = 0
-    for model in (Ranking, Demonstration, WrittenPrompt):
-        rows = model.objects.filter(user=user, task__project=project)
-        today += rows.filter(created_at__gte=start).count()
-        seconds += list(rows.values_list("seconds_spent", flat=True))
+    today, total, middle = labeler_figures(user.pk, project.pk, start)
     skipped_today = Assignment.objects.filter(
         user=user, task__project=project, status=AssignmentStatus.SKIPPED, finished_at__gte=start
     ).count()
     return {
         "submitted_today": today,
         "skipped_today": skipped_today,
-        "submitted_total": len(seconds),
-        "median_seconds": round(median(seconds), 1) if seconds else None,
+        "submitted_total": total,
+        "median_seconds": round(middle, 1) if middle is not None else None,
     }
 
 
 def project_dashboard(project: Project, *, hours: int = 48) -> dict:
     """An admin's view of a project: tasks by state, queue depth, annotations per hour over the last `hours`,
     and per labeler: submitted count, median seconds per task and skip rate. A few grouped queries."""
-    from statistics import median
-
-    from django.db.models.functions import TruncHour
-
-    from labeling.models import Demonstration, Ranking, Task, WrittenPrompt
+    from labeling.annotation_stats import annotations_per_hour, median_seconds_by_user
+    from labeling.models import Demonstration, Task
 
     now = timezone.now()
     since = (now - timezone.timedelta(hours=hours - 1)).replace(minute=0, second=0, microsecond=0)
-    per_hour: dict[str, int] = {}
-    seconds: dict[int, list[float]] = {}
-    for model in (Ranking, Demonstration, WrittenPrompt):
-        rows = model.objects.filter(task__project=project)
-        for row in rows.filter(created_at__gte=since).annotate(hour=TruncHour("created_at")).values("hour"):
-            key = row["hour"].isoformat().replace("+00:00", "Z")
-            per_hour[key] = per_hour.get(key, 0) + 1
-        for user_id, spent in rows.values_list("user_id", "seconds_spent"):
-            seconds.setdefault(user_id, []).append(spent)
+    per_hour = {
+        hour.isoformat().replace("+00:00", "Z"): n
+        for hour, n in annotations_per_hour(project.pk, since).items()
+    }
+    medians = median_seconds_by_user(project.pk)
     hours_axis = [since + timezone.timedelta(hours=i) for i in range(hours)]
     series = [
         {
@@ -115,7 +101,7 @@ def project_dashboard(project: Project, *, hours: int = 48) -> dict:
     labelers = []
     for row in finished:
         done = row["submitted"] + row["skipped"]
-        spent = seconds.get(row["user_id"], [])
+        middle = medians.get(row["user_id"])
         labelers.append(
             {
                 "user_id": row["user_id"],
@@ -123,12 +109,12 @@ def project_dashboard(project: Project, *, hours: int = 48) -> dict:
                 "submitted": row["submitted"],
                 "skipped": row["skipped"],
                 "active": row["active"],
-                "median_seconds": round(median(spent), 1) if spent else None,
+                "median_seconds": round(middle, 1) if middle is not None else None,
                 "skip_rate": round(row["skipped"] / done, 3) if done else None,
             }
         )
     open_tasks = Task.objects.filter(project=project, status=TaskStatus.OPEN)
-    kinds = dict.fromkeys(("ranking", "demonstration", "prompt"), 0)
+    kinds = dict.fromkeys(("ranking", "demonstration", "prompt", "dialogue"), 0)
     for row in open_tasks.values("kind").annotate(n=Count("id")):
         kinds[row["kind"]] = row["n"]
     remaining = open_tasks.aggregate(n=Sum(F("required_annotations") - F("completed_count")))["n"] or 0
@@ -148,10 +134,12 @@ def project_dashboard(project: Project, *, hours: int = 48) -> dict:
 
 
 def annotation_for_assignment(user: AbstractBaseUser, assignment: Assignment):
-    """The ranking or demonstration the user stored on an assignment, or None."""
-    from labeling.models import Demonstration, Ranking
+    """The ranking, demonstration or dialogue the user stored on an assignment, or None."""
+    from labeling.models import Demonstration, Dialogue, Ranking
 
-    model = {"ranking": Ranking, "demonstration": Demonstration}.get(assignment.task.kind)
+    model = {"ranking": Ranking, "demonstration": Demonstration, "dialogue": Dialogue}.get(
+        assignment.task.kind
+    )
     if model is None:
         return None
     return (
@@ -164,9 +152,14 @@ def annotation_for_assignment(user: AbstractBaseUser, assignment: Assignment):
 def guideline_usage(project: Project) -> list[dict]:
     """Per guideline version of a project (newest first): how many rankings, demonstrations and written prompts
     were made under it. One grouped query per annotation kind."""
-    from labeling.models import Demonstration, Ranking, WrittenPrompt
+    from labeling.models import Demonstration, Dialogue, Ranking, WrittenPrompt
 
-    kinds = (("rankings", Ranking), ("demonstrations", Demonstration), ("written_prompts", WrittenPrompt))
+    kinds = (
+        ("rankings", Ranking),
+        ("demonstrations", Demonstration),
+        ("written_prompts", WrittenPrompt),
+        ("dialogues", Dialogue),
+    )
     counts: dict[int, dict[str, int]] = {}
     for key, model in kinds:
         rows = model.objects.filter(task__project=project).values("guideline_id").annotate(n=Count("id"))

@@ -24,8 +24,10 @@ class SnapshotParams:
     labelers_mode: str = "all"
     # kwise: one record per ranking (False) or one per task with tiers aggregated by mean position (True).
     aggregate: bool = False
-    # sft: which review states count; rejected demonstrations never do.
+    # sft: which review states count; rejected demonstrations never do. Assisted demonstrations whose edit
+    # ratio from the model's suggestion is below `min_edit_ratio` are left out (unassisted ones are kept).
     sft_statuses: list[str] = field(default_factory=lambda: list(SFT_STATUSES))
+    min_edit_ratio: float | None = None
     # filters
     guideline_versions: list[int] | None = None
     date_from: str | None = None
@@ -106,6 +108,9 @@ def snapshot_params_from(data: dict[str, Any]) -> SnapshotParams:
             errors.append(FieldError("must be a date, YYYY-MM-DD", name))
     _fraction(data, "min_agreement", errors)
     _fraction(data, "min_gold_accuracy", errors)
+    _fraction(data, "min_edit_ratio", errors)
+    if data.get("min_edit_ratio") is not None and data.get("kind") != SnapshotKind.SFT:
+        errors.append(FieldError("only applies to sft snapshots", "min_edit_ratio"))
     _fraction(data, "validation_fraction", errors, upper_open=True)
     flags = data.get("exclude_flags", [])
     if not isinstance(flags, list) or not all(isinstance(f, str) and f for f in flags):

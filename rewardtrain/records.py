@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from labeling.models import Demonstration, Prompt, Ranking, ReviewStatus, TaskCandidate, TaskKind
+from labeling.models import Demonstration, Dialogue, Prompt, Ranking, ReviewStatus, TaskCandidate, TaskKind
 from rewardtrain.pairs import aggregate_tiers, majority_pairs, pairs_from_tiers, split_of
 from rewardtrain.params import SnapshotParams
 
@@ -243,19 +243,43 @@ def kwise_records(
                 yield split, {**base, "candidates": candidates, **extra}
 
 
+def _sft_metadata(
+    source: str,
+    suggestion: str = "",
+    model: str = "",
+    distance: int | None = None,
+    ratio: float | None = None,
+) -> dict[str, Any]:
+    assisted = bool(model)
+    return {
+        "source": source,
+        "assisted": assisted,
+        "suggestion_model": model if assisted else None,
+        "suggestion": suggestion if assisted else None,
+        "edit_distance": distance,
+        "edit_ratio": ratio,
+    }
+
+
 def sft_records(
     project_id: int, params: SnapshotParams, excluded_users: set[int], excluded: Excluded
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """One record per demonstration in the chosen review states (accepted and pending by default; rejected
-    never): the prompt's messages followed by the demonstration as the assistant's answer."""
-    qs = _annotation_filters(
+    """One record per demonstration, then one per dialogue, in the chosen review states (accepted and pending by
+    default; rejected never). A demonstration is the prompt's messages followed by its text as the assistant's
+    answer; assisted ones whose edit ratio is below `min_edit_ratio` are left out. A dialogue is its whole
+    conversation; it falls in the split of its seed prompt, or of its task when it has none."""
+    statuses = [s for s in params.sft_statuses if s != ReviewStatus.REJECTED]
+    demos = _annotation_filters(
         Demonstration.objects.filter(task__project_id=project_id), params, excluded_users
     )
-    excluded.add("rejected_demonstrations", qs.filter(review_status=ReviewStatus.REJECTED).count())
-    statuses = [s for s in params.sft_statuses if s != ReviewStatus.REJECTED]
+    excluded.add("rejected_demonstrations", demos.filter(review_status=ReviewStatus.REJECTED).count())
+    demos = demos.filter(review_status__in=statuses)
+    if params.min_edit_ratio is not None:
+        light = demos.exclude(suggestion_model="").filter(edit_ratio__lt=params.min_edit_ratio)
+        excluded.add("lightly_edited_demonstrations", light.count())
+        demos = demos.exclude(pk__in=light.values("pk"))
     rows = (
-        qs.filter(review_status__in=statuses)
-        .order_by("task_id", "id")
+        demos.order_by("task_id", "id")
         .values_list(
             "id",
             "task_id",
@@ -265,10 +289,14 @@ def sft_records(
             "guideline__version",
             "text",
             "review_status",
+            "suggestion",
+            "suggestion_model",
+            "edit_distance",
+            "edit_ratio",
         )
         .iterator(chunk_size=CHUNK_SIZE)
     )
-    for demo_id, task_id, prompt_id, messages, user_id, version, text, status in rows:
+    for demo_id, task_id, prompt_id, messages, user_id, version, text, status, *assist in rows:
         yield (
             split_of(prompt_id, params.seed, params.validation_fraction),
             {
@@ -276,8 +304,38 @@ def sft_records(
                 "prompt_id": prompt_id,
                 "task_id": task_id,
                 "demonstration_id": demo_id,
+                "dialogue_id": None,
                 "labeler_id": user_id,
                 "guideline_version": version,
                 "review_status": status,
+                "metadata": _sft_metadata("demonstration", *assist),
+            },
+        )
+    dialogues = _annotation_filters(
+        Dialogue.objects.filter(task__project_id=project_id), params, excluded_users
+    )
+    excluded.add("rejected_dialogues", dialogues.filter(review_status=ReviewStatus.REJECTED).count())
+    rows = (
+        dialogues.filter(review_status__in=statuses)
+        .order_by("task_id", "id")
+        .values_list(
+            "id", "task_id", "task__prompt_id", "messages", "user_id", "guideline__version", "review_status"
+        )
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    for dialogue_id, task_id, prompt_id, messages, user_id, version, status in rows:
+        split_key = prompt_id if prompt_id is not None else f"task:{task_id}"
+        yield (
+            split_of(split_key, params.seed, params.validation_fraction),
+            {
+                "messages": _messages(messages),
+                "prompt_id": prompt_id,
+                "task_id": task_id,
+                "demonstration_id": None,
+                "dialogue_id": dialogue_id,
+                "labeler_id": user_id,
+                "guideline_version": version,
+                "review_status": status,
+                "metadata": _sft_metadata("dialogue"),
             },
         )

@@ -55,16 +55,34 @@ def kwise_schema(aggregated: bool) -> pa.Schema:
     return pa.schema(fields)
 
 
+# How an SFT record was written: `source` is "demonstration" or "dialogue"; an assisted demonstration keeps the
+# model suggestion it started from and how much the labeler changed it (null when unassisted).
+SFT_METADATA = pa.struct(
+    [
+        ("source", pa.string()),
+        ("assisted", pa.bool_()),
+        ("suggestion_model", pa.string()),
+        ("suggestion", pa.string()),
+        ("edit_distance", pa.int64()),
+        ("edit_ratio", pa.float64()),
+    ]
+)
+
+
 def sft_schema() -> pa.Schema:
+    """`prompt_id` is the seed prompt of a dialogue (null for one written from nothing); `demonstration_id` and
+    `dialogue_id` say which annotation a record is (the other is null)."""
     return pa.schema(
         [
             ("messages", MESSAGES),
             ("prompt_id", pa.int64()),
             ("task_id", pa.int64()),
             ("demonstration_id", pa.int64()),
+            ("dialogue_id", pa.int64()),
             ("labeler_id", pa.int64()),
             ("guideline_version", pa.int64()),
             ("review_status", pa.string()),
+            ("metadata", SFT_METADATA),
         ]
     )
 

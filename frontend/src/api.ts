@@ -76,6 +76,7 @@ export interface Project {
   allow_ties: boolean;
   gold_rate: number;
   prompt_tasks_enabled: boolean;
+  dialogue_tasks_enabled: boolean;
   open_tasks?: number;
   my_active_assignments?: number;
   my_role: string | null;
@@ -102,7 +103,7 @@ export interface Assignment {
   leased_at: string;
   expires_at: string;
   finished_at: string | null;
-  task: { id: number; kind: "ranking" | "demonstration" | "prompt"; messages: Message[]; candidates: { id: number; text: string }[] };
+  task: { id: number; kind: "ranking" | "demonstration" | "prompt" | "dialogue"; messages: Message[]; candidates: { id: number; text: string }[] };
   project: { id: number; name: string; allow_ties: boolean; k_answers: number };
   guideline: Guideline | null;
 }
@@ -112,4 +113,31 @@ export function uuid(): string {
   return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
     (Number(c) ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (Number(c) / 4)))).toString(16),
   );
+}
+
+/** A generation job (project API: generation-jobs/): K sampled answers per prompt become ranking tasks. */
+export interface GenerationJob {
+  id: number;
+  model: number;
+  model_name: string;
+  backend: "local" | "openai";
+  endpoint_url: string;
+  endpoint_model: string;
+  endpoint_api: "chat" | "completions";
+  api_key_env: string;
+  settings: Record<string, number>;
+  reward_model: number | null;
+  reward_model_name: string | null;
+  selection: { prompts?: string; prompt_ids?: number[]; limit?: number | null };
+  status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  cancel_requested: boolean;
+  attempts: number;
+  prompts_total: number;
+  prompts_done: number;
+  prompts_skipped: number;
+  skipped: { prompt: number; reason: string }[];
+  error: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
 }

@@ -130,3 +130,38 @@ export function fromStored(value: unknown): PromptState | null {
   const selected = Number((value as { selected?: unknown }).selected) || 0;
   return clampSelected({ turns: normalizeRoles(clean), selected });
 }
+
+// Dialogue tasks: the labeler writes a whole conversation, playing both roles. The same shape rules, except
+// that it ends with the assistant's turn (labeling/services/conversations.py `dialogue_errors`).
+
+/** Where a dialogue starts: the task's seed prompt when it has one (then the assistant's turn to write), else
+ * an empty user turn. */
+export function dialogueInitial(seed: { role: string; content: string }[]): PromptState {
+  const turns: Turn[] = seed
+    .filter((m) => ["system", "user", "assistant"].includes(m.role))
+    .slice(0, MAX_MESSAGES - 1)
+    .map((m) => ({ role: m.role as Role, content: m.content }));
+  if (turns.length === 0) return initialState();
+  const normalized = normalizeRoles(turns);
+  const withAnswer = addTurn({ turns: normalized, selected: normalized.length - 1 });
+  return withAnswer.turns[withAnswer.turns.length - 1].role === "assistant"
+    ? withAnswer
+    : { turns: normalized, selected: normalized.length - 1 };
+}
+
+/** What is wrong with a dialogue, in words, each naming its turn; empty when it can be submitted. */
+export function validateDialogue(turns: Turn[]): string[] {
+  const problems = validate(turns).filter((p) => !p.startsWith("The last turn must be the user's"));
+  const answered = turns.some((t) => t.role === "assistant");
+  if (!answered) problems.push("Write at least one user turn and the assistant's answer.");
+  else if (turns[turns.length - 1].role !== "assistant")
+    problems.push(`Turn ${turns.length} is the user's: a dialogue ends with the assistant's turn.`);
+  return problems;
+}
+
+/** ctrl+Enter in the last turn: add the next turn when the last one is written (the other role speaks next). */
+export function continueDialogue(s: PromptState): PromptState {
+  const last = s.turns[s.turns.length - 1];
+  if (!last.content.trim()) return { ...s, selected: s.turns.length - 1 };
+  return addTurn(s, s.turns.length - 1);
+}

@@ -6,7 +6,7 @@ the next-task call is made thousands of times an hour, and building ModelSeriali
 
 from functools import lru_cache
 
-from labeling.models import Assignment, Guideline, TaskCandidate
+from labeling.models import Assignment, Guideline, Ranking, TaskCandidate
 
 
 @lru_cache(maxsize=512)
@@ -59,4 +59,24 @@ def assignment_payload(assignment: Assignment) -> dict:
             "k_answers": project.k_answers,
         },
         "guideline": dict(_guideline_payload(assignment.guideline_id)) if assignment.guideline_id else None,
+    }
+
+
+def ranking_payload(ranking: Ranking) -> dict:
+    """A stored ranking as `RankingSerializer` shows it (a test holds them equal): the submit call's answer."""
+    return {
+        "id": ranking.pk,
+        "task": ranking.task_id,
+        "assignment": ranking.assignment_id,
+        "user": ranking.user_id,
+        "client_id": str(ranking.client_id),
+        "guideline_version": ranking.guideline.version,
+        "tiers": ranking.tiers,
+        "ratings": ranking.ratings,
+        "flags": ranking.flags,
+        "unrankable": ranking.unrankable,
+        "unrankable_reason": ranking.unrankable_reason,
+        "comment": ranking.comment,
+        "seconds_spent": ranking.seconds_spent,
+        "created_at": _iso(ranking.created_at),
     }

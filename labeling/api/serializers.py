@@ -7,6 +7,7 @@ from labeling.models import (
     ApiToken,
     Assignment,
     Demonstration,
+    Dialogue,
     Guideline,
     Membership,
     Project,
@@ -44,6 +45,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "allow_ties",
             "gold_rate",
             "prompt_tasks_enabled",
+            "dialogue_tasks_enabled",
             "created_at",
             "open_tasks",
             "my_active_assignments",
@@ -66,6 +68,7 @@ class ProjectWriteSerializer(serializers.Serializer):
     allow_ties = serializers.BooleanField(required=False)
     gold_rate = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
     prompt_tasks_enabled = serializers.BooleanField(required=False)
+    dialogue_tasks_enabled = serializers.BooleanField(required=False)
 
 
 class ProjectUpdateSerializer(ProjectWriteSerializer):
@@ -104,11 +107,47 @@ class GuidelineWriteSerializer(serializers.Serializer):
     flags = serializers.JSONField(required=False)
 
 
+IMPORT_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".txt")
+# What browsers and curl send for those files; anything else (HTML, images, archives…) is refused.
+IMPORT_CONTENT_TYPES = (
+    "application/json",
+    "application/jsonl",
+    "application/x-ndjson",
+    "application/x-jsonlines",
+    "application/octet-stream",
+    "application/vnd.ms-excel",
+    "text/csv",
+    "text/plain",
+    "",
+)
+
+
 class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(choices=["prompts", "ranking_items"])
     format = serializers.ChoiceField(choices=["jsonl", "csv"], required=False, default="jsonl")
     create_tasks = serializers.BooleanField(required=False, default=True)
+
+    def validate_file(self, upload):
+        name = (upload.name or "").lower()
+        content_type = (getattr(upload, "content_type", "") or "").split(";")[0].strip().lower()
+        if not name.endswith(IMPORT_EXTENSIONS):
+            raise serializers.ValidationError(
+                f"'{upload.name}' is not an import file: use one of {', '.join(IMPORT_EXTENSIONS)}."
+            )
+        if content_type not in IMPORT_CONTENT_TYPES:
+            raise serializers.ValidationError(
+                f"Files of type {content_type} are not imported; send JSONL or CSV text."
+            )
+        return upload
+
+    def to_internal_value(self, data):
+        # No server-side fetching of URLs (SSRF): say so rather than ignore the field.
+        if hasattr(data, "keys") and {"url", "file_url", "source_url"} & set(data.keys()):
+            raise serializers.ValidationError(
+                {"url": ["Import from a URL is not offered: download the file and upload it as `file`."]}
+            )
+        return super().to_internal_value(data)
 
 
 class ImportResultSerializer(serializers.Serializer):
@@ -216,7 +255,8 @@ class SubmitSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=32_000)
     # demonstration
     text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, max_length=32_000)
-    # prompt
+    suggestion_id = serializers.IntegerField(required=False, min_value=1)
+    # prompt, dialogue
     messages = serializers.JSONField(required=False)
 
 
@@ -263,9 +303,40 @@ class DemonstrationSerializer(serializers.ModelSerializer):
             "messages",
             "text",
             "review_status",
+            "suggestion",
+            "suggestion_model",
+            "edit_distance",
+            "edit_ratio",
             "seconds_spent",
             "created_at",
         ]
+
+
+class DialogueSerializer(serializers.ModelSerializer):
+    guideline_version = serializers.IntegerField(source="guideline.version", read_only=True)
+
+    class Meta:
+        model = Dialogue
+        fields = [
+            "id",
+            "task",
+            "assignment",
+            "user",
+            "client_id",
+            "guideline_version",
+            "messages",
+            "review_status",
+            "seconds_spent",
+            "created_at",
+        ]
+
+
+class DialogueTasksOpenSerializer(serializers.Serializer):
+    count = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
+    prompt_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
+    )
+    priority = serializers.IntegerField(required=False, default=0)
 
 
 class WrittenPromptResultSerializer(serializers.Serializer):
@@ -278,7 +349,7 @@ class WrittenPromptResultSerializer(serializers.Serializer):
 class ReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = Review
-        fields = ["id", "demonstration", "reviewer", "decision", "comment", "created_at"]
+        fields = ["id", "demonstration", "dialogue", "reviewer", "decision", "comment", "created_at"]
 
 
 class ReviewWriteSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labeling.api.views import auth, dashboard, projects, quality, review, tokens, work, workspace
+from labeling.api.views import auth, dashboard, dialogues, projects, quality, review, tokens, work, workspace
 
 urlpatterns = [
     path("auth/csrf", auth.CsrfView.as_view(), name="auth-csrf"),
@@ -41,6 +41,12 @@ urlpatterns = [
         name="demonstration-list",
     ),
     path(
+        "projects/<int:project_id>/dialogue-tasks/",
+        dialogues.DialogueTasksView.as_view(),
+        name="dialogue-tasks",
+    ),
+    path("projects/<int:project_id>/dialogues/", dialogues.DialogueListView.as_view(), name="dialogue-list"),
+    path(
         "projects/<int:project_id>/assignments/next/",
         work.NextAssignmentView.as_view(),
         name="assignment-next",
@@ -63,4 +69,5 @@ urlpatterns = [
         review.ReviewView.as_view(),
         name="demonstration-review",
     ),
+    path("dialogues/<int:dialogue_id>/review/", review.DialogueReviewView.as_view(), name="dialogue-review"),
 ]

@@ -1,5 +1,6 @@
 from labeling.models.annotations import (
     Demonstration,
+    Dialogue,
     Ranking,
     Review,
     ReviewDecision,
@@ -18,6 +19,7 @@ from labeling.models.project import (
     Project,
     Role,
 )
+from labeling.models.suggestions import Suggestion, SuggestionStatus
 from labeling.models.tasks import Assignment, AssignmentStatus, Task, TaskCandidate, TaskKind, TaskStatus
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "Candidate",
     "CandidateSource",
     "Demonstration",
+    "Dialogue",
     "Draft",
     "Guideline",
     "Membership",
@@ -42,6 +45,8 @@ __all__ = [
     "ReviewDecision",
     "ReviewStatus",
     "Role",
+    "Suggestion",
+    "SuggestionStatus",
     "Task",
     "TaskCandidate",
     "TaskKind",

@@ -1,4 +1,5 @@
-"""What labelers submit: demonstrations, rankings, and reviews of demonstrations."""
+"""What labelers submit: demonstrations, rankings, written prompts and dialogues, and reviews of demonstrations
+and dialogues."""
 
 from django.conf import settings
 from django.db import models
@@ -38,6 +39,18 @@ class Demonstration(Annotation):
     text = models.TextField()
     review_status = models.CharField(
         max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    # Assisted demonstrations: the model suggestion the labeler started from (as stored on the server, never
+    # as sent by the client) and how much of it they changed, so exports can leave out lightly-edited answers.
+    suggestion = models.TextField(blank=True)
+    suggestion_model = models.CharField(max_length=200, blank=True)
+    edit_distance = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Character-level Levenshtein distance from the suggestion."
+    )
+    edit_ratio = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="edit_distance / the longer text's length: 0 is the suggestion as is.",
     )
 
     class Meta:
@@ -80,13 +93,35 @@ class WrittenPrompt(Annotation):
         ]
 
 
+class Dialogue(Annotation):
+    """The result of a `dialogue` task: a whole conversation the labeler wrote, playing the user and the
+    assistant (an optional system turn first, then user and assistant alternating, ending with the assistant)."""
+
+    messages = models.JSONField()
+    review_status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "client_id"], name="uniq_dialogue_client_id")]
+        indexes = [models.Index(fields=["task"], name="dialogue_task_idx")]
+
+
 class ReviewDecision(models.TextChoices):
     ACCEPT = "accept", "Accept"
     REJECT = "reject", "Reject"
 
 
 class Review(models.Model):
-    demonstration = models.ForeignKey(Demonstration, on_delete=models.CASCADE, related_name="reviews")
+    """A reviewer's decision on one demonstration or one dialogue (exactly one of the two)."""
+
+    demonstration = models.ForeignKey(
+        Demonstration, on_delete=models.CASCADE, related_name="reviews", null=True, blank=True
+    )
+    dialogue = models.ForeignKey(
+        Dialogue, on_delete=models.CASCADE, related_name="reviews", null=True, blank=True
+    )
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     decision = models.CharField(max_length=8, choices=ReviewDecision.choices)
     comment = models.TextField(blank=True)
@@ -94,6 +129,15 @@ class Review(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(demonstration__isnull=False, dialogue__isnull=True)
+                | models.Q(demonstration__isnull=True, dialogue__isnull=False),
+                name="review_of_one_annotation",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.dialogue_id is not None:
+            return f"{self.decision} of dialogue {self.dialogue_id}"
         return f"{self.decision} of demonstration {self.demonstration_id}"

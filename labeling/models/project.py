@@ -56,6 +56,9 @@ class Project(models.Model):
     prompt_tasks_enabled = models.BooleanField(
         default=False, help_text="Labelers may be given tasks to write new prompts."
     )
+    dialogue_tasks_enabled = models.BooleanField(
+        default=False, help_text="Labelers may be given tasks to write whole conversations (both roles)."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -11,6 +11,7 @@ class TaskKind(models.TextChoices):
     PROMPT = "prompt", "Write a prompt"
     DEMONSTRATION = "demonstration", "Write the ideal answer"
     RANKING = "ranking", "Rank answers"
+    DIALOGUE = "dialogue", "Write a whole conversation"
 
 
 class TaskStatus(models.TextChoices):

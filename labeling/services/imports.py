@@ -16,6 +16,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 
+from labeling.auditlog.models import AuditAction
+from labeling.auditlog.services import audit_record
 from labeling.models import (
     Candidate,
     CandidateSource,
@@ -93,6 +95,8 @@ def _decode(data: bytes) -> str:
         )
     if not data.strip():
         raise invalid("The file is empty.")
+    if b"\x00" in data[:65536]:
+        raise invalid("The file is binary (it contains NUL bytes); send JSONL or CSV text.")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -324,6 +328,12 @@ def import_file(
             _ranking_tasks(project, records, prompts, result)
         if len(records) >= ANALYZE_AFTER_RECORDS:
             transaction.on_commit(_refresh_planner_statistics)
+        audit_record(
+            AuditAction.IMPORT,
+            project=project,
+            actor=user,
+            details={"kind": kind, "format": fmt, "bytes": len(data), **result.as_dict()},
+        )
     return result
 
 

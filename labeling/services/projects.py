@@ -7,6 +7,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.text import slugify
 
+from labeling.auditlog.models import AuditAction
+from labeling.auditlog.services import audit_record
 from labeling.models import (
     DEFAULT_CRITERIA,
     DEFAULT_FLAGS,
@@ -27,6 +29,7 @@ PROJECT_FIELDS = (
     "allow_ties",
     "gold_rate",
     "prompt_tasks_enabled",
+    "dialogue_tasks_enabled",
 )
 _LIMITS = {
     "k_answers": (4, 9),
@@ -72,6 +75,7 @@ def project_create(
         flags=DEFAULT_FLAGS,
         created_by=creator,
     )
+    audit_record(AuditAction.PROJECT_CREATE, project=project, actor=creator, target=project)
     return project
 
 
@@ -86,6 +90,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
     for name, value in changes.items():
         setattr(project, name, value)
     project.save(update_fields=list(changes) or None)
+    audit_record(AuditAction.PROJECT_UPDATE, project=project, target=project, details={"changes": changes})
     return project
 
 
@@ -95,6 +100,12 @@ def membership_set(*, project: Project, user: AbstractBaseUser, role: str) -> Me
     if role not in Role.values:
         raise invalid("Invalid role", FieldError(f"must be one of {', '.join(Role.values)}", "role"))
     membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    audit_record(
+        AuditAction.MEMBER_SET,
+        project=project,
+        target=membership,
+        details={"user_id": user.pk, "username": user.get_username(), "role": role},
+    )
     return membership
 
 
@@ -106,6 +117,16 @@ def membership_remove(*, membership: Membership) -> None:
         and not Membership.objects.filter(project=project, role=Role.ADMIN).exclude(pk=membership.pk).exists()
     ):
         raise conflict("A project keeps at least one admin; add another admin first.")
+    audit_record(
+        AuditAction.MEMBER_REMOVE,
+        project=project,
+        target=membership,
+        details={
+            "user_id": membership.user_id,
+            "username": membership.user.get_username(),
+            "role": membership.role,
+        },
+    )
     membership.delete()
 
 
@@ -164,7 +185,7 @@ def guideline_publish(
                 version = (
                     Guideline.objects.filter(project=project).aggregate(v=Max("version"))["v"] or 0
                 ) + 1
-                return Guideline.objects.create(
+                guideline = Guideline.objects.create(
                     project=project,
                     version=version,
                     body_md=body_md,
@@ -173,6 +194,14 @@ def guideline_publish(
                     flags=flags,
                     created_by=author,
                 )
+                audit_record(
+                    AuditAction.GUIDELINE_PUBLISH,
+                    project=project,
+                    actor=author,
+                    target=guideline,
+                    details={"version": version},
+                )
+                return guideline
         except IntegrityError:
             continue
     raise conflict("Another guideline version was published at the same moment; try again.")

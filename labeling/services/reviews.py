@@ -1,9 +1,11 @@
-"""Reviews of demonstrations: accept, or reject with a comment (which reopens the task)."""
+"""Reviews of demonstrations and dialogues: accept, or reject with a comment (which reopens the task)."""
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from labeling.models import Demonstration, Review, ReviewDecision, ReviewStatus, Task, TaskStatus
+from labeling.auditlog.models import AuditAction
+from labeling.auditlog.services import audit_record
+from labeling.models import Demonstration, Dialogue, Review, ReviewDecision, ReviewStatus, Task, TaskStatus
 from labeling.services.errors import FieldError, invalid
 
 MAX_COMMENT = 5000
@@ -12,6 +14,20 @@ MAX_COMMENT = 5000
 @transaction.atomic
 def demonstration_review(
     *, reviewer: AbstractBaseUser, demonstration: Demonstration, decision: str, comment: str = ""
+) -> Review:
+    return _review(reviewer, demonstration, decision, comment)
+
+
+@transaction.atomic
+def dialogue_review(
+    *, reviewer: AbstractBaseUser, dialogue: Dialogue, decision: str, comment: str = ""
+) -> Review:
+    """Same rules as for a demonstration: a rejected dialogue stops counting and its task reopens."""
+    return _review(reviewer, dialogue, decision, comment)
+
+
+def _review(
+    reviewer: AbstractBaseUser, annotation: Demonstration | Dialogue, decision: str, comment: str
 ) -> Review:
     if decision not in ReviewDecision.values:
         raise invalid(
@@ -24,14 +40,14 @@ def demonstration_review(
         )
     if len(comment) > MAX_COMMENT:
         raise invalid("Comment too long", FieldError(f"at most {MAX_COMMENT} characters", "comment"))
-    task = Task.objects.select_for_update().get(pk=demonstration.task_id)
-    demonstration = Demonstration.objects.select_for_update().get(pk=demonstration.pk)
-    was_counted = demonstration.review_status != ReviewStatus.REJECTED
-    demonstration.review_status = (
+    task = Task.objects.select_for_update().get(pk=annotation.task_id)
+    annotation = type(annotation).objects.select_for_update().get(pk=annotation.pk)
+    was_counted = annotation.review_status != ReviewStatus.REJECTED
+    annotation.review_status = (
         ReviewStatus.ACCEPTED if decision == ReviewDecision.ACCEPT else ReviewStatus.REJECTED
     )
-    demonstration.save(update_fields=["review_status"])
-    counted = demonstration.review_status != ReviewStatus.REJECTED
+    annotation.save(update_fields=["review_status"])
+    counted = annotation.review_status != ReviewStatus.REJECTED
     if was_counted != counted:
         task.completed_count += 1 if counted else -1
         if task.status != TaskStatus.CLOSED:
@@ -39,6 +55,15 @@ def demonstration_review(
                 TaskStatus.COMPLETE if task.completed_count >= task.required_annotations else TaskStatus.OPEN
             )
         task.save(update_fields=["completed_count", "status"])
-    return Review.objects.create(
-        demonstration=demonstration, reviewer=reviewer, decision=decision, comment=comment
+    field = "dialogue" if isinstance(annotation, Dialogue) else "demonstration"
+    review = Review.objects.create(
+        **{field: annotation}, reviewer=reviewer, decision=decision, comment=comment
     )
+    audit_record(
+        AuditAction.REVIEW,
+        project=task.project,
+        actor=reviewer,
+        target=annotation,
+        details={"decision": decision, "labeler_id": annotation.user_id},
+    )
+    return review

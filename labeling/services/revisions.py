@@ -10,6 +10,7 @@ from labeling.models import (
     AnnotationRevision,
     AssignmentStatus,
     Demonstration,
+    Dialogue,
     Ranking,
     ReviewStatus,
     TaskKind,
@@ -19,6 +20,7 @@ from labeling.services.errors import conflict, invalid, not_found
 from labeling.services.submission import (
     _check_common,
     _demonstration_fields,
+    _dialogue_fields,
     _lock,
     _ranking_fields,
     _resolve_guideline,
@@ -27,6 +29,7 @@ from labeling.services.submission import (
 _KINDS = {
     TaskKind.RANKING: (Ranking, _ranking_fields),
     TaskKind.DEMONSTRATION: (Demonstration, _demonstration_fields),
+    TaskKind.DIALOGUE: (Dialogue, _dialogue_fields),
 }
 _AUDIT_EXCLUDE = ["id", "task", "assignment", "user", "client_id", "created_at"]
 
@@ -40,7 +43,7 @@ def annotation_revise(
     guideline_version: int | None = None,
     project_id: int | None = None,
     **work: Any,
-) -> Ranking | Demonstration:
+) -> Ranking | Demonstration | Dialogue:
     """Replace the work the user submitted on an assignment, while the task is still open.
 
     The same checks as a submission apply (against the guideline version given, else the assignment's); the
@@ -76,7 +79,7 @@ def annotation_revise(
         setattr(annotation, name, value)
     annotation.guideline = guideline
     annotation.seconds_spent = float(annotation.seconds_spent) + float(seconds_spent)
-    if isinstance(annotation, Demonstration):
+    if isinstance(annotation, Demonstration | Dialogue):
         annotation.review_status = ReviewStatus.PENDING
     annotation.save()
     return annotation

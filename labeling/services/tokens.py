@@ -8,6 +8,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from labeling.auditlog.models import AuditAction
+from labeling.auditlog.services import audit_record
 from labeling.models import ApiToken, Project
 from labeling.services.errors import FieldError, invalid
 
@@ -37,11 +39,30 @@ def api_token_create(
         project=project,
         expires_at=timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
+    audit_record(
+        AuditAction.TOKEN_CREATE,
+        project=project,
+        actor=user,
+        target=token,
+        details={
+            "name": name,
+            "prefix": token.prefix,
+            "expires_at": token.expires_at and token.expires_at.isoformat(),
+        },
+    )
     return token, key
 
 
+@transaction.atomic
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(
+            AuditAction.TOKEN_REVOKE,
+            project=token.project,
+            actor=token.user,
+            target=token,
+            details={"name": token.name, "prefix": token.prefix},
+        )
     return token

@@ -339,3 +339,24 @@ def test_hot_path_payload_matches_the_documented_serializer(world):
     client_for(world["labeler"]).post(f"/api/projects/{project.pk}/assignments/next/")
     assignment = Assignment.objects.select_related("task__project", "task__prompt").get()
     assert assignment_payload(assignment) == AssignmentSerializer(assignment).data
+
+
+def test_submit_answer_matches_the_documented_ranking_serializer(world):
+    from labeling.api.payloads import ranking_payload
+    from labeling.api.serializers import RankingSerializer
+
+    project = world["project"]
+    client = client_for(world["labeler"])
+    lease = client.post(f"/api/projects/{project.pk}/assignments/next/").json()
+    ids = [c["id"] for c in lease["task"]["candidates"]]
+    body = {
+        "client_id": new_client_id(),
+        "tiers": [[ids[0], ids[1]], *[[i] for i in ids[2:]]] if project.allow_ties else [[i] for i in ids],
+        "ratings": {str(ids[0]): 6},
+        "comment": "fine",
+        "seconds_spent": 12.5,
+    }
+    answer = client.post(f"/api/assignments/{lease['id']}/submit/", body, format="json")
+    assert answer.status_code == 201, answer.content
+    ranking = Ranking.objects.select_related("guideline").get()
+    assert answer.json() == RankingSerializer(ranking).data == ranking_payload(ranking)

@@ -14,6 +14,7 @@ class SnapshotSettingsSerializer(serializers.Serializer):
     labelers_mode = serializers.ChoiceField(choices=LABELER_MODES, required=False)
     aggregate = serializers.BooleanField(required=False)
     sft_statuses = serializers.ListField(child=serializers.ChoiceField(choices=SFT_STATUSES), required=False)
+    min_edit_ratio = serializers.FloatField(required=False, allow_null=True)
     guideline_versions = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True
     )

@@ -1,8 +1,13 @@
 from django.urls import path
 
-from rewardtrain.api import views
+from rewardtrain.api import suggestions, views
 
 urlpatterns = [
+    path(
+        "assignments/<int:assignment_id>/suggestion/",
+        suggestions.SuggestionView.as_view(),
+        name="assignment-suggestion",
+    ),
     path("projects/<int:project_id>/snapshots/", views.SnapshotListView.as_view(), name="snapshot-list"),
     path(
         "projects/<int:project_id>/snapshots/<int:snapshot_id>/",

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from rewardtrain.runs.models import RegisteredModel, RunMetric, TrainingRun
+from rewardtrain.runs.models import CandidateScore, RegisteredModel, RunMetric, ScoringJob, TrainingRun
 
 
 @admin.register(RegisteredModel)
@@ -30,3 +30,17 @@ class TrainingRunAdmin(admin.ModelAdmin):
 class RunMetricAdmin(admin.ModelAdmin):
     list_display = ["id", "run", "kind", "step", "created_at"]
     list_filter = ["kind"]
+
+
+@admin.register(ScoringJob)
+class ScoringJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "reward_model", "status", "scored", "total", "created_at"]
+    list_filter = ["status", "project"]
+    readonly_fields = ["error"]
+
+
+@admin.register(CandidateScore)
+class CandidateScoreAdmin(admin.ModelAdmin):
+    list_display = ["id", "candidate", "reward_model", "score", "created_at"]
+    list_filter = ["reward_model"]
+    raw_id_fields = ["candidate"]

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from labeling.api.permissions import ProjectRole
 from labeling.models import Role
 from rewardtrain.runs import services
-from rewardtrain.runs.models import RegisteredModel, RunMetric, TrainingRun
+from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, TrainingRun
 from rewardtrain.runs.selectors import get_run, run_lineage
 
 
@@ -20,7 +20,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
 class RegisteredModelWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=["base", "sft", "rm"])
+    kind = serializers.ChoiceField(choices=ModelKind.values)
     path = serializers.CharField(max_length=1000)
     gguf_file = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
@@ -49,7 +49,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 
 class TrainingRunWriteSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["sft", "rm"])
+    kind = serializers.ChoiceField(choices=RunKind.values)
     snapshot = serializers.IntegerField()
     base_model = serializers.IntegerField()
     hyperparams = serializers.DictField(required=False, default=dict)

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import models
 
-from labeling.models import Project
+from labeling.models import Candidate, Project
 from rewardtrain.models import Snapshot
 
 
@@ -13,6 +13,7 @@ class ModelKind(models.TextChoices):
     BASE = "base", "Base model"
     SFT = "sft", "Supervised fine-tuned"
     RM = "rm", "Reward model"
+    POLICY = "policy", "Policy (preference-tuned)"
 
 
 class RegisteredModel(models.Model):
@@ -42,6 +43,7 @@ class RegisteredModel(models.Model):
 class RunKind(models.TextChoices):
     SFT = "sft", "SFT"
     RM = "rm", "Reward model"
+    DPO = "dpo", "DPO policy"
 
 
 class RunStatus(models.TextChoices):
@@ -103,3 +105,53 @@ class RunMetric(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} metrics of run {self.run_id} at step {self.step}"
+
+
+class ScoringJob(models.Model):
+    """Scoring a project's candidates with one reward model, on the `gpu` queue.
+
+    It has the run fields the claim/heartbeat/requeue machinery needs (`rewardtrain/runs/jobs.py`); progress
+    is `scored` of `total` candidates. Scores are for admins: labelers never see them.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scoring_jobs")
+    reward_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="scoring_jobs")
+    batch_size = models.PositiveIntegerField(default=32)
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Candidates without a score when the job began.")
+    scored = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"scoring job {self.pk} with model {self.reward_model_id} ({self.status})"
+
+
+class CandidateScore(models.Model):
+    """A reward model's score of one candidate (prompt + answer); one per (candidate, reward model)."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="scores")
+    reward_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="scores")
+    score = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "reward_model"], name="uniq_candidate_score")
+        ]
+
+    def __str__(self) -> str:
+        return f"score {self.score:.3f} of candidate {self.candidate_id} by model {self.reward_model_id}"

@@ -1,4 +1,4 @@
-"""Registering models and running training jobs.
+"""Registering models and running training jobs (SFT, reward model, DPO).
 
 A run's state lives in its row. A worker claims the row before it trains, so a message delivered twice (a
 Redis visibility timeout, a re-queue after a worker died) never trains twice at once; a run whose worker
@@ -10,7 +10,6 @@ import math
 import re
 import time
 import traceback
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +17,33 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from annotate.jobs import enqueue_on_commit
+from labeling.auditlog.models import AuditAction
+from labeling.auditlog.services import audit_record
 from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
+from rewardtrain.jobs import HEARTBEAT_STALE, claim_job
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, RunStatus, TrainingRun
 from rewardtrain.services.snapshots import snapshot_dir
-from rewardtrain.training.config import RMConfig, SFTConfig
+from rewardtrain.training.config import DPOConfig, RMConfig, SFTConfig
 
-# A running run whose worker has not reported for this long is taken to be dead and may be claimed again.
-HEARTBEAT_STALE = timedelta(minutes=10)
 HEARTBEAT_EVERY_S = 2.0
-SNAPSHOT_KINDS = {RunKind.SFT: {SnapshotKind.SFT}, RunKind.RM: {SnapshotKind.PAIRWISE, SnapshotKind.KWISE}}
-CONFIGS = {RunKind.SFT: SFTConfig, RunKind.RM: RMConfig}
-# Set by the run itself, never by the request.
-RESERVED_PARAMS = {"data", "model", "out", "gguf_file", "eval_data", "resume", "device"}
+SNAPSHOT_KINDS = {
+    RunKind.SFT: {SnapshotKind.SFT},
+    RunKind.RM: {SnapshotKind.PAIRWISE, SnapshotKind.KWISE},
+    RunKind.DPO: {SnapshotKind.PAIRWISE, SnapshotKind.KWISE},
+}
+CONFIGS = {RunKind.SFT: SFTConfig, RunKind.RM: RMConfig, RunKind.DPO: DPOConfig}
+# What a successful run registers.
+PRODUCES = {RunKind.SFT: ModelKind.SFT, RunKind.RM: ModelKind.RM, RunKind.DPO: ModelKind.POLICY}
+# Set by the run itself, never by the request (a DPO run's reference is always its base model).
+RESERVED_PARAMS = {"data", "model", "out", "gguf_file", "eval_data", "resume", "device", "ref_model"}
 DEFAULT_SAVE_EVERY = 50
 HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
+@transaction.atomic
 def registered_model_create(
     *, project: Project, user: AbstractBaseUser | None, name: str, kind: str, path: str, gguf_file: str = ""
 ) -> RegisteredModel:
@@ -55,9 +63,17 @@ def registered_model_create(
         raise invalid("Invalid model", *errors)
     if RegisteredModel.objects.filter(project=project, name=name).exists():
         raise conflict(f"A model named '{name}' is already registered in this project.")
-    return RegisteredModel.objects.create(
+    model = RegisteredModel.objects.create(
         project=project, name=name, kind=kind, path=path, gguf_file=gguf_file, created_by=user
     )
+    audit_record(
+        AuditAction.MODEL_REGISTER,
+        project=project,
+        actor=user,
+        target=model,
+        details={"name": name, "kind": kind, "path": path},
+    )
+    return model
 
 
 def _hyperparams(kind: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -85,9 +101,20 @@ def _hyperparams(kind: str, given: dict[str, Any]) -> dict[str, Any]:
                 )
             )
         clean[name] = value
+    if kind == RunKind.DPO and not errors:
+        errors += _dpo_ranges(clean)
     if errors:
         raise invalid("Invalid hyper-parameters", *errors)
     return clean
+
+
+def _dpo_ranges(params: dict[str, Any]) -> list[FieldError]:
+    errors = []
+    if params.get("beta", 1.0) <= 0:
+        errors.append(FieldError("must be greater than 0", "beta"))
+    if not 0 <= params.get("label_smoothing", 0.0) < 0.5:
+        errors.append(FieldError("must be at least 0 and below 0.5", "label_smoothing"))
+    return errors
 
 
 @transaction.atomic
@@ -117,6 +144,10 @@ def training_run_create(
         )
     if base is None:
         errors.append(FieldError("no registered model with this id in this project", "base_model"))
+    elif kind == RunKind.DPO and base.kind == ModelKind.RM:
+        errors.append(
+            FieldError("a dpo run trains a policy: its base model cannot be a reward model", "base_model")
+        )
     if errors:
         raise invalid("Invalid run", *errors)
     run = TrainingRun.objects.create(
@@ -127,9 +158,16 @@ def training_run_create(
         hyperparams=_hyperparams(kind, hyperparams or {}),
         created_by=user,
     )
+    audit_record(
+        AuditAction.RUN_CREATE,
+        project=project,
+        actor=user,
+        target=run,
+        details={"kind": kind, "snapshot_id": snapshot.pk, "base_model_id": base.pk},
+    )
     from rewardtrain.runs.tasks import gpu_train_run
 
-    transaction.on_commit(lambda: gpu_train_run.delay(run.pk))
+    enqueue_on_commit(gpu_train_run, run.pk)
     return run
 
 
@@ -145,27 +183,12 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
         run.status, run.finished_at = RunStatus.CANCELLED, timezone.now()
         fields += ["status", "finished_at"]
     run.save(update_fields=fields)
+    audit_record(AuditAction.RUN_CANCEL, project=run.project, target=run, details={"status": run.status})
     return run
 
 
 def _claim(run_id: int, worker: str) -> TrainingRun | None:
-    now = timezone.now()
-    with transaction.atomic():
-        run = TrainingRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
-            return None
-        alive = run.heartbeat_at is not None and now - run.heartbeat_at < HEARTBEAT_STALE
-        if run.status == RunStatus.RUNNING and alive:
-            return None  # a second delivery while a live worker trains it
-        if run.cancel_requested:
-            run.status, run.finished_at = RunStatus.CANCELLED, now
-            run.save(update_fields=["status", "finished_at"])
-            return None
-        run.status, run.worker, run.heartbeat_at = RunStatus.RUNNING, worker, now
-        run.attempts += 1
-        run.started_at = run.started_at or now
-        run.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
-        return run
+    return claim_job(TrainingRun, run_id, worker)
 
 
 def _config(run: TrainingRun):
@@ -197,6 +220,10 @@ class _Recorder:
             k: v for k, v in event.to_dict().items() if k not in ("kind", "step", "metrics") and v is not None
         }
         values = _finite({**values, **event.metrics})
+        if event.kind == "start":
+            # A resumed attempt redoes the steps after its checkpoint: drop the rows the dead attempt wrote for
+            # them, so every step keeps one row.
+            RunMetric.objects.filter(run=self.run, step__gt=event.step).delete()
         RunMetric.objects.create(run=self.run, kind=event.kind, step=event.step, values=values)
         if (
             event.kind == "eval"
@@ -226,9 +253,9 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
         return None
     recorder = _Recorder(run)
     try:
-        from rewardtrain.training import train_rm, train_sft  # torch is imported by workers only
+        from rewardtrain.training import train_dpo, train_rm, train_sft  # torch: workers only
 
-        train = train_rm if run.kind == RunKind.RM else train_sft
+        train = {RunKind.SFT: train_sft, RunKind.RM: train_rm, RunKind.DPO: train_dpo}[run.kind]
         result = train(_config(run), progress=recorder, should_stop=recorder.should_stop)
     except Exception:
         _finish(run, RunStatus.FAILED, error=traceback.format_exc())
@@ -241,7 +268,7 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
         RegisteredModel.objects.create(
             project=run.project,
             name=f"{run.kind}-run-{run.pk}",
-            kind=ModelKind.RM if run.kind == RunKind.RM else ModelKind.SFT,
+            kind=PRODUCES[run.kind],
             path=result.output_dir,
             produced_by=run,
             created_by=run.created_by,

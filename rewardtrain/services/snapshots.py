@@ -20,6 +20,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotate.jobs import enqueue_on_commit
+from labeling.auditlog.models import AuditAction
+from labeling.auditlog.services import audit_record
 from labeling.models import ApiToken, Project
 from labeling.services.agreement import labeler_quality
 from rewardtrain import records, writers
@@ -52,9 +55,16 @@ def snapshot_create(
         params=params.as_dict(),
         created_by=user if user is not None and user.is_authenticated else None,
     )
+    audit_record(
+        AuditAction.SNAPSHOT_CREATE,
+        project=project,
+        actor=snapshot.created_by,
+        target=snapshot,
+        details={"version": snapshot.version, "kind": snapshot.kind},
+    )
     from rewardtrain.tasks import snapshot_build as build_task
 
-    transaction.on_commit(lambda: build_task.delay(snapshot.pk))
+    enqueue_on_commit(build_task, snapshot.pk)
     return snapshot
 
 
@@ -187,4 +197,12 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot | None:
 def snapshot_download_log(
     *, snapshot: Snapshot, file_name: str, user: AbstractBaseUser, token: ApiToken | None
 ) -> SnapshotDownload:
-    return SnapshotDownload.objects.create(snapshot=snapshot, file_name=file_name, user=user, token=token)
+    download = SnapshotDownload.objects.create(snapshot=snapshot, file_name=file_name, user=user, token=token)
+    audit_record(
+        AuditAction.SNAPSHOT_DOWNLOAD,
+        project=snapshot.project,
+        actor=user,
+        target=snapshot,
+        details={"version": snapshot.version, "file": file_name, "token_id": token.pk if token else None},
+    )
+    return download

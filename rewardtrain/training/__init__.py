@@ -1,4 +1,4 @@
-"""SFT and reward-model training (pure PyTorch + transformers; no Django imports).
+"""SFT, reward-model and DPO training (pure PyTorch + transformers; no Django imports).
 
 The public API is re-exported lazily so that importing e.g. ``rewardtrain.training.config`` from a web
 process does not pull in torch/transformers.
@@ -12,9 +12,11 @@ from typing import Any
 _EXPORTS = {
     "SFTConfig": "config",
     "RMConfig": "config",
+    "DPOConfig": "config",
     "TrainConfig": "config",
     "train_sft": "sft",
     "train_rm": "rm",
+    "train_dpo": "dpo",
     "TrainResult": "trainer",
     "ProgressEvent": "progress",
     "ProgressCallback": "progress",

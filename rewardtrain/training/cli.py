@@ -1,6 +1,6 @@
-"""Command line: ``python -m rewardtrain.training sft|rm --data D --model M --out O [--flag value ...]``.
+"""Command line: ``python -m rewardtrain.training sft|rm|dpo --data D --model M --out O [--flag value ...]``.
 
-Every field of ``SFTConfig`` / ``RMConfig`` is a flag (``grad_accum`` -> ``--grad-accum``; booleans take
+Every field of ``SFTConfig`` / ``RMConfig`` / ``DPOConfig`` is a flag (``grad_accum`` -> ``--grad-accum``; booleans take
 ``--flag`` / ``--no-flag``). Ctrl-C or SIGTERM asks the run to stop after the current step and write a
 checkpoint; running the same command again resumes from it.
 """
@@ -16,10 +16,10 @@ import types
 import typing
 from typing import Any
 
-from .config import RMConfig, SFTConfig, TrainConfig
+from .config import DPOConfig, RMConfig, SFTConfig, TrainConfig
 from .progress import JsonLinesProgress, TextProgressBar
 
-COMMANDS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "rm": RMConfig}
+COMMANDS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "rm": RMConfig, "dpo": DPOConfig}
 
 
 def _field_type(tp: Any) -> tuple[type, bool]:
@@ -99,12 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     # Imported here so that ``--help`` stays fast.
     from transformers.utils import logging as hf_logging
 
+    from .dpo import train_dpo
     from .rm import train_rm
     from .sft import train_sft
 
     hf_logging.disable_progress_bar()
 
-    train = train_sft if command == "sft" else train_rm
+    train = {"sft": train_sft, "rm": train_rm, "dpo": train_dpo}[command]
     result = train(config, progress=progress, should_stop=stop)
     summary = {
         "output_dir": result.output_dir,

@@ -79,11 +79,14 @@ class TrainConfig:
 
 @dataclass(kw_only=True)
 class SFTConfig(TrainConfig):
-    """Supervised fine-tuning on demonstrations (loss on the final assistant message only)."""
+    """Supervised fine-tuning on demonstrations (loss on the final assistant message) and dialogues."""
 
     lr: float = 2e-5
     packing: bool = False
     """Pack several short examples into one row (attention kept per example through position ids)."""
+    assistant_turns: str = "auto"
+    """Which assistant messages carry loss: ``last``; ``all``; or ``auto`` (every one in a written dialogue, a
+    record with ``"metadata": {"source": "dialogue"}``; the last one otherwise)."""
 
 
 @dataclass(kw_only=True)
@@ -104,3 +107,23 @@ class RMConfig(TrainConfig):
     layers; only the upper layers, the final norm and the reward head are trained. Gradients then stop at
     layer N, so the backward pass is cheaper too. A value >= the number of layers trains only the final
     norm and the head."""
+
+
+@dataclass(kw_only=True)
+class DPOConfig(TrainConfig):
+    """Direct preference optimisation of a policy on pairwise (or K-wise) preferences.
+
+    ``model`` is the policy to train (normally the SFT model); the frozen reference is ``ref_model``,
+    or the same starting model when unset.
+    """
+
+    lr: float = 1e-6
+    batch_size: int = 4
+    """Preference pairs per micro-batch (each pair is two sequences: chosen and rejected)."""
+    beta: float = 0.1
+    """Strength of the implicit KL penalty: loss = -log sigmoid(beta * (policy log-ratio - reference
+    log-ratio))."""
+    label_smoothing: float = 0.0
+    """Assumed probability that a preference label is flipped (conservative DPO); 0 is plain DPO."""
+    ref_model: str | None = None
+    """Reference model (hub name or directory); defaults to ``model``."""

@@ -2,7 +2,8 @@
 
 Formats (one JSON object per line; unknown keys are ignored):
 
-* SFT: ``{"messages": [{"role", "content"}, ...]}``; the last message is the assistant answer to learn.
+* SFT: ``{"messages": [{"role", "content"}, ...]}``; the last message is the assistant answer to learn, and in a
+  written dialogue (``"metadata": {"source": "dialogue"}``) every assistant message (see ``turns.py``).
 * pairwise (TRL): ``{"prompt": str | [messages], "chosen": str | [assistant msgs], "rejected": ...,
   "margin": float?, "prompt_id"?, "chosen_id"?, "rejected_id"?}``.
 * K-wise: ``{"prompt": str | [messages], "prompt_id", "candidates": [{"id", "text", "tier"}, ...]}``,
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ import torch
 
 from .chat import Prompt, has_chat_template, render_answer, render_prompt, split_conversation
 from .distributed import shard_indices
+from .turns import LAST_TURN_FALLBACK, NotPrefixPreserving, encode_turns, learns_all_turns, truncate
 
 IGNORE_INDEX = -100
 Answer = str | list[dict[str, str]]
@@ -95,10 +98,37 @@ class SFTExample:
     position_ids: list[int]
 
 
-def tokenize_sft(records: Iterable[dict[str, Any]], tokenizer: Any, max_length: int) -> list[SFTExample]:
+def encode_all_turns(tokenizer: Any, messages: list[dict[str, str]], max_length: int) -> SFTExample | None:
+    """A conversation whose every assistant turn carries loss (see ``turns.py``); None when it cannot be split
+    into turns (then the caller learns the final turn only)."""
+    try:
+        ids, spans = encode_turns(tokenizer, messages)
+    except NotPrefixPreserving:
+        warnings.warn(LAST_TURN_FALLBACK, stacklevel=3)
+        return None
+    labels = [IGNORE_INDEX] * len(ids)
+    for start, end in spans:
+        labels[start:end] = ids[start:end]
+    ids, labels = truncate(ids, labels, spans[-1][0], max_length)
+    return SFTExample(ids, labels, list(range(len(ids))))
+
+
+def tokenize_sft(
+    records: Iterable[dict[str, Any]], tokenizer: Any, max_length: int, assistant_turns: str = "auto"
+) -> list[SFTExample]:
+    """Records whose every assistant turn is learnt (``turns.learns_all_turns``) and that have several carry
+    loss on each; every other record on its final assistant message only."""
+    learns_all_turns({}, assistant_turns)  # refuses an unknown mode before any work
     examples = []
     for rec in records:
         prompt, answer = split_conversation(rec["messages"])
+        several = sum(m.get("role") == "assistant" for m in rec["messages"]) > 1
+        if several and learns_all_turns(rec, assistant_turns):
+            example = encode_all_turns(tokenizer, rec["messages"], max_length)
+            if example is not None:
+                if any(label != IGNORE_INDEX for label in example.labels):
+                    examples.append(example)
+                continue
         ids, n_prompt = encode_prompt_answer(tokenizer, prompt, answer, max_length)
         if n_prompt >= len(ids):
             continue  # nothing left to learn after truncation

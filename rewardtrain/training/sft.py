@@ -1,4 +1,5 @@
-"""Supervised fine-tuning: next-token loss on the final assistant message only."""
+"""Supervised fine-tuning: next-token loss on the final assistant message (on every assistant message of a
+written dialogue, see ``turns.py``)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class SFTTask:
 def load_sft_items(path: Path | None, tokenizer: Any, config: SFTConfig) -> list[SFTExample]:
     if path is None:
         return []
-    examples = tokenize_sft(read_jsonl(path), tokenizer, config.max_length)
+    examples = tokenize_sft(read_jsonl(path), tokenizer, config.max_length, config.assistant_turns)
     return pack_sft(examples, config.max_length) if config.packing else examples
 
 
@@ -102,6 +103,10 @@ def train_sft(
         train_path, eval_path = resolve_data_files(config.data, config.eval_data)
         train_items = load_sft_items(train_path, tokenizer, config)
         # Evaluation is never packed, so the validation loss is per-conversation clean.
-        eval_items = tokenize_sft(read_jsonl(eval_path), tokenizer, config.max_length) if eval_path else []
+        eval_items = (
+            tokenize_sft(read_jsonl(eval_path), tokenizer, config.max_length, config.assistant_turns)
+            if eval_path
+            else []
+        )
         task = SFTTask(tokenizer, config)
         return run_training(config, env, model, task, train_items, eval_items, progress, should_stop)

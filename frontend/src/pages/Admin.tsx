@@ -3,6 +3,8 @@ import { useEffect, useState } from "react";
 import { api, ApiError, Project } from "../api";
 import { Markdown } from "../markdown";
 import { Conversation } from "./Work";
+import { RewardAgreementCard } from "./RewardAgreement";
+import { DialogueTasksCard } from "./DialogueTasks";
 
 interface Dashboard {
   tasks_by_status: Record<string, number>;
@@ -106,6 +108,7 @@ export function DashboardPage({ projectId }: { projectId: number }) {
           Open tasks: {Object.entries(data.open_tasks_by_kind).map(([k, v]) => `${v} ${k}`).join(", ")}
         </p>
       </div>
+      <RewardAgreementCard projectId={projectId} />
       <div className="card">
         <h3>Labelers</h3>
         <table className="table">
@@ -161,8 +164,10 @@ export function SettingsPage({ project, onSaved }: { project: Project; onSaved: 
     setError("");
     try {
       const { name, description, k_answers, redundancy, lease_seconds, allow_ties, gold_rate, prompt_tasks_enabled } = form;
+      const { dialogue_tasks_enabled } = form;
       const p = await api<Project>("PATCH", `/api/projects/${project.id}/`, {
         name, description, k_answers, redundancy, lease_seconds, allow_ties, gold_rate, prompt_tasks_enabled,
+        dialogue_tasks_enabled,
       });
       onSaved(p);
       setMsg("Saved.");
@@ -182,6 +187,7 @@ export function SettingsPage({ project, onSaved }: { project: Project; onSaved: 
       </div>
       {field("allow_ties", "checkbox", "Ties allowed in rankings")}
       {field("prompt_tasks_enabled", "checkbox", "Labelers may write new prompts")}
+      {field("dialogue_tasks_enabled", "checkbox", "Labelers may write whole dialogues (both roles)")}
       {error && <pre className="error">{error}</pre>}
       {msg && <div className="notice">{msg}</div>}
       <button className="primary" type="submit">
@@ -340,6 +346,7 @@ export function ImportPage({ projectId }: { projectId: number }) {
           )}
         </div>
       )}
+      <DialogueTasksCard projectId={projectId} />
     </div>
   );
 }
@@ -354,26 +361,65 @@ interface Demo {
   created_at: string;
 }
 
+interface WrittenDialogue {
+  id: number;
+  user: number;
+  guideline_version: number;
+  messages: { role: string; content: string }[];
+  review_status: string;
+  created_at: string;
+}
+
+type ReviewKind = "demonstrations" | "dialogues";
+
 export function ReviewPage({ projectId }: { projectId: number }) {
   const [items, setItems] = useState<Demo[] | null>(null);
-  const [comment, setComment] = useState<Record<number, string>>({});
+  const [dialogues, setDialogues] = useState<WrittenDialogue[] | null>(null);
+  const [comment, setComment] = useState<Record<string, string>>({});
   const [error, setError] = useState("");
   const load = () =>
-    api<{ results: Demo[] }>("GET", `/api/projects/${projectId}/demonstrations/?review_status=pending`).then((d) => setItems(d.results));
+    Promise.all([
+      api<{ results: Demo[] }>("GET", `/api/projects/${projectId}/demonstrations/?review_status=pending`).then((d) => setItems(d.results)),
+      api<{ results: WrittenDialogue[] }>("GET", `/api/projects/${projectId}/dialogues/?review_status=pending`).then((d) =>
+        setDialogues(d.results),
+      ),
+    ]);
   useEffect(() => {
     load();
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [projectId]);
-  const review = async (id: number, decision: "accept" | "reject") => {
+  const review = async (kind: ReviewKind, id: number, decision: "accept" | "reject") => {
     setError("");
     try {
-      await api("POST", `/api/demonstrations/${id}/review/`, { decision, comment: comment[id] ?? "" });
+      const url = kind === "dialogues" ? `/api/dialogues/${id}/review/` : `/api/demonstrations/${id}/review/`;
+      await api("POST", url, { decision, comment: comment[`${kind}:${id}`] ?? "" });
       await load();
     } catch (e) {
       setError(errorText(e));
     }
   };
-  if (!items) return <p>Loading…</p>;
+  const decide = (kind: ReviewKind, id: number) => {
+    const key = `${kind}:${id}`;
+    return (
+      <div className="inline-form">
+        <input
+          placeholder="Comment (needed to reject; the labeler sees it)"
+          value={comment[key] ?? ""}
+          onChange={(e) => setComment({ ...comment, [key]: e.target.value })}
+        />
+        <button onClick={() => review(kind, id, "accept")}>Accept</button>
+        <button onClick={() => review(kind, id, "reject")} disabled={!(comment[key] ?? "").trim()}>
+          Reject
+        </button>
+      </div>
+    );
+  };
+  const version = (v: number) => (
+    <span className="badge guideline-version" data-guideline-version={v} title="The guideline version this was written under">
+      guideline v{v}
+    </span>
+  );
+  if (!items || !dialogues) return <p>Loading…</p>;
   return (
     <div className="review">
       {error && <pre className="error">{error}</pre>}
@@ -381,27 +427,26 @@ export function ReviewPage({ projectId }: { projectId: number }) {
       {items.map((d) => (
         <div className="card" key={d.id} data-demonstration={d.id}>
           <p className="muted small">
-            <span className="badge guideline-version" data-guideline-version={d.guideline_version} title="The guideline version this answer was written under">
-              guideline v{d.guideline_version}
-            </span>{" "}
-            Demonstration {d.id} by user {d.user}, {new Date(d.created_at).toLocaleString()}
+            {version(d.guideline_version)} Demonstration {d.id} by user {d.user}, {new Date(d.created_at).toLocaleString()}
           </p>
           <Conversation messages={d.messages} />
           <div className="turn assistant">
             <div className="role">labeler's answer</div>
             <Markdown text={d.text} />
           </div>
-          <div className="inline-form">
-            <input
-              placeholder="Comment (needed to reject; the labeler sees it)"
-              value={comment[d.id] ?? ""}
-              onChange={(e) => setComment({ ...comment, [d.id]: e.target.value })}
-            />
-            <button onClick={() => review(d.id, "accept")}>Accept</button>
-            <button onClick={() => review(d.id, "reject")} disabled={!(comment[d.id] ?? "").trim()}>
-              Reject
-            </button>
-          </div>
+          {decide("demonstrations", d.id)}
+        </div>
+      ))}
+      <h3>Dialogues</h3>
+      {dialogues.length === 0 && <p>No dialogues are waiting for review.</p>}
+      {dialogues.map((d) => (
+        <div className="card" key={d.id} data-dialogue={d.id}>
+          <p className="muted small">
+            {version(d.guideline_version)} Dialogue {d.id} by user {d.user} ({d.messages.length} turns, every one
+            written by the labeler), {new Date(d.created_at).toLocaleString()}
+          </p>
+          <Conversation messages={d.messages} />
+          {decide("dialogues", d.id)}
         </div>
       ))}
     </div>

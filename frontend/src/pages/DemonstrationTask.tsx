@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
-import { api, Assignment, uuid } from "../api";
+import { api, ApiError, Assignment, uuid } from "../api";
 import { Markdown } from "../markdown";
+import { insertAt, pollDelay, POLL_GIVE_UP_MS, Suggestion, suggestionNote } from "../suggestion";
 import { Conversation, Kbd, Outcome, sendSubmission, typing } from "./Work";
 
 interface DraftPayload {
@@ -38,6 +39,17 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
   const clientId = useRef(uuid());
   const timer = useRef<number | undefined>(undefined);
   const dirty = useRef(false);
+  // The model suggestion asked for (ctrl+.); the server measures the edit distance from its own copy of it.
+  const [suggestion, setSuggestion] = useState<Suggestion | null>(null);
+  const [suggestError, setSuggestError] = useState("");
+  const asking = useRef(false);
+  const alive = useRef(true);
+  useEffect(() => {
+    alive.current = true;
+    return () => {
+      alive.current = false;
+    };
+  }, []);
 
   // On open: the server's draft wins when it is newer than this browser's copy (another browser, cleared storage).
   useEffect(() => {
@@ -79,6 +91,41 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
   };
   useEffect(() => () => window.clearTimeout(timer.current), []);
 
+  const latest = useRef(text); // the text as it is when a suggestion arrives, not when it was asked for
+  latest.current = text;
+  const suggest = async () => {
+    if (asking.current || revising) return;
+    asking.current = true;
+    setSuggestError("");
+    const path = `/api/assignments/${assignment.id}/suggestion/`;
+    try {
+      let s = await api<Suggestion>("POST", path);
+      setSuggestion(s);
+      const giveUp = Date.now() + POLL_GIVE_UP_MS;
+      for (let attempt = 0; s.status === "pending" && alive.current; attempt++) {
+        if (Date.now() > giveUp) throw new Error("no answer from the model yet; try again later");
+        await new Promise((r) => window.setTimeout(r, pollDelay(attempt)));
+        s = await api<Suggestion>("GET", `${path}?id=${s.id}`);
+      }
+      if (!alive.current) return;
+      setSuggestion(s);
+      if (s.status === "done") {
+        const el = editor.current;
+        const now = latest.current;
+        const at = insertAt(now, el?.selectionStart ?? now.length, el?.selectionEnd ?? now.length, s.text);
+        change(at.text);
+        window.setTimeout(() => {
+          el?.focus();
+          el?.setSelectionRange(at.caret, at.caret);
+        }, 0);
+      }
+    } catch (e) {
+      if (alive.current) setSuggestError(e instanceof ApiError || e instanceof Error ? e.message : String(e));
+    } finally {
+      asking.current = false;
+    }
+  };
+
   const submit = async () => {
     if (busy) return;
     if (!text.trim()) {
@@ -93,6 +140,7 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
       seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
       guideline_version: assignment.guideline?.version,
       text,
+      ...(suggestion?.status === "done" ? { suggestion_id: suggestion.id } : {}),
     }, storageKey);
     setBusy(false);
     if ("outcome" in result) onDone(result.outcome);
@@ -105,6 +153,9 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
         e.preventDefault();
         submit();
+      } else if (e.key === "." && (e.ctrlKey || e.metaKey) && !revising) {
+        e.preventDefault();
+        suggest();
       } else if (e.key === "Escape" && document.activeElement === editor.current) {
         editor.current?.blur();
       } else if (e.key === "e" && !typing(e) && !e.ctrlKey && !e.metaKey) {
@@ -139,6 +190,11 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
           <Markdown text={text} />
         </div>
       </div>
+      {(suggestion || suggestError) && (
+        <p className={suggestError || suggestion?.status === "failed" ? "error" : "muted"} role="status" data-testid="suggestion-state">
+          {suggestError ? `No suggestion: ${suggestError}` : suggestionNote(suggestion)}
+        </p>
+      )}
       {errors.length > 0 && (
         <div className="error" role="alert">
           {errors.join(" ")}
@@ -148,6 +204,11 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
         <button className="primary" disabled={busy} onClick={submit}>
           Submit answer <Kbd>ctrl</Kbd>+<Kbd>Enter</Kbd>
         </button>
+        {!revising && (
+          <button type="button" disabled={suggestion?.status === "pending" && !suggestError} onClick={suggest}>
+            {suggestion?.status === "pending" && !suggestError ? "Suggesting…" : "Suggest"} <Kbd>ctrl</Kbd>+<Kbd>.</Kbd>
+          </button>
+        )}
         <span className="muted">
           <Kbd>Esc</Kbd> leaves the editor, <Kbd>e</Kbd> returns to it · <Kbd>g</Kbd> guideline · <Kbd>s</Kbd> skip
         </span>

@@ -5,6 +5,9 @@ import { WorkPage } from "./Work";
 import { GuidelinesPage } from "./Guidelines";
 import { AgreementPage } from "./Agreement";
 import { RunsPage } from "./Runs";
+import { GenerationPage } from "./Generation";
+import { RoundsPage } from "./Rounds";
+import { AuditPage } from "./Audit";
 import { DashboardPage, ImportPage, MembersPage, ReviewPage, SettingsPage } from "./Admin";
 
 type Role = "labeler" | "reviewer" | "admin";
@@ -19,9 +22,12 @@ export const PROJECT_TABS: { path: string; label: string; minRole: Role }[] = [
   { path: "dashboard", label: "Dashboard", minRole: "admin" },
   { path: "agreement", label: "Agreement", minRole: "reviewer" },
   { path: "runs", label: "Data & runs", minRole: "admin" },
+  { path: "generation", label: "Generation", minRole: "admin" },
+  { path: "rounds", label: "Rounds", minRole: "reviewer" },
   { path: "imports", label: "Import", minRole: "admin" },
   { path: "members", label: "Members", minRole: "admin" },
   { path: "settings", label: "Settings", minRole: "admin" },
+  { path: "audit", label: "Audit log", minRole: "admin" },
 ];
 
 export function ProjectShell({ projectId, tab, me }: { projectId: number; tab: string; me: Me }) {
@@ -43,8 +49,11 @@ export function ProjectShell({ projectId, tab, me }: { projectId: number; tab: s
     else if (tab === "dashboard") page = <DashboardPage projectId={projectId} />;
     else if (tab === "agreement") page = <AgreementPage projectId={projectId} />;
     else if (tab === "runs") page = <RunsPage projectId={projectId} />;
+    else if (tab === "generation") page = <GenerationPage project={project} />;
+    else if (tab === "rounds") page = <RoundsPage projectId={projectId} />;
     else if (tab === "imports") page = <ImportPage projectId={projectId} />;
     else if (tab === "members") page = <MembersPage projectId={projectId} />;
+    else if (tab === "audit") page = <AuditPage projectId={projectId} />;
     else if (tab === "settings") page = <SettingsPage project={project} onSaved={setProject} />;
   }
   return (

@@ -125,7 +125,7 @@ function StartRun({ projectId, snapshots, models, reload }: {
       <h3>Start a run</h3>
       <div className="inline-form">
         <select aria-label="Run kind" value={kind} onChange={(e) => setKind(e.target.value)}>
-          <option value="rm">reward model</option><option value="sft">SFT</option>
+          <option value="rm">reward model</option><option value="sft">SFT</option><option value="dpo">DPO policy</option>
         </select>
         <select aria-label="Snapshot" value={snapshot} onChange={(e) => setSnapshot(Number(e.target.value))}>
           <option value="">snapshot…</option>
@@ -141,7 +141,7 @@ function StartRun({ projectId, snapshots, models, reload }: {
       <div className="inline-form">
         <input aria-label="Model name" placeholder="name" value={model.name} onChange={(e) => setModel({ ...model, name: e.target.value })} />
         <select aria-label="Model kind" value={model.kind} onChange={(e) => setModel({ ...model, kind: e.target.value })}>
-          <option value="base">base</option><option value="sft">sft</option><option value="rm">rm</option>
+          <option value="base">base</option><option value="sft">sft</option><option value="rm">rm</option><option value="policy">policy</option>
         </select>
         <input aria-label="Model path" placeholder="org/name or /absolute/dir" value={model.path} onChange={(e) => setModel({ ...model, path: e.target.value })} />
         <input aria-label="GGUF file" placeholder="gguf file (optional)" value={model.gguf_file} onChange={(e) => setModel({ ...model, gguf_file: e.target.value })} />

@@ -5,6 +5,7 @@ import { Link } from "../router";
 import { RankingTask } from "./RankingTask";
 import { DemonstrationTask } from "./DemonstrationTask";
 import { PromptTask } from "./PromptTask";
+import { DialogueTask } from "./DialogueTask";
 import { usablePrefetched } from "../prefetch";
 
 export interface Stats {
@@ -301,6 +302,9 @@ export function WorkPage({ projectId }: { projectId: number }) {
         )}
         {assignment.task.kind === "prompt" && (
           <PromptTask key={assignment.id} assignment={assignment} onDone={onDone} paused={skipping || !!lost} />
+        )}
+        {assignment.task.kind === "dialogue" && (
+          <DialogueTask key={assignment.id} assignment={assignment} onDone={onDone} paused={skipping || !!lost} />
         )}
       </div>
       {showGuideline && guideline && <GuidelinePanel guideline={guideline} onClose={() => setShowGuideline(false)} />}

@@ -12,6 +12,8 @@ from rest_framework.views import APIView
 
 from labeling.api.permissions import Authenticated
 from labeling.api.serializers import LoginSerializer
+from labeling.auditlog.context import client_ip
+from labeling.auditlog.signin import signin_failed, signin_retry_after, signin_succeeded
 from labeling.models import Membership
 
 
@@ -50,6 +52,9 @@ class CsrfView(APIView):
 
 @method_decorator(csrf_protect, name="dispatch")
 class LoginView(APIView):
+    """Session sign-in. Repeated wrong passwords for a username or from an address lock sign-in out for a while
+    (429 with Retry-After; see labeling/auditlog/signin.py)."""
+
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
@@ -57,14 +62,29 @@ class LoginView(APIView):
     def post(self, request):
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = authenticate(request, **body.validated_data)
-        if user is None:
-            return Response(
-                {"detail": "Wrong username or password.", "code": "bad_credentials"},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        login(request, user)
-        return Response(_me(user))
+        username, ip = body.validated_data["username"], client_ip(request)
+        wait = signin_retry_after(username=username, ip=ip)
+        if wait is None:
+            user = authenticate(request, **body.validated_data)
+            if user is not None:
+                signin_succeeded(user=user, ip=ip)
+                login(request, user)
+                return Response(_me(user))
+            wait = signin_failed(username=username, ip=ip)
+            if wait is None:
+                return Response(
+                    {"detail": "Wrong username or password.", "code": "bad_credentials"},
+                    status=status.HTTP_400_BAD_REQUEST,
+                )
+        return Response(
+            {
+                "detail": f"Too many failed sign-ins; try again in {(wait + 59) // 60} minute(s).",
+                "code": "locked_out",
+                "retry_after": wait,
+            },
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+            headers={"Retry-After": str(wait)},
+        )
 
 
 class LogoutView(APIView):

@@ -1,6 +1,7 @@
 """Projects, members, guidelines, imports, and the admin's views of prompts, tasks and annotations."""
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -193,8 +194,19 @@ class _ProjectListBase(generics.ListAPIView):
         for name in self.filter_fields:
             value = self.request.query_params.get(name)
             if value not in (None, ""):
-                queryset = queryset.filter(**{name: value})
+                queryset = queryset.filter(**{name: self._filter_value(queryset, name, value)})
         return queryset
+
+    @staticmethod
+    def _filter_value(queryset, name: str, value: str):
+        """The value as the field's type; a value the field cannot hold is a 400 naming the filter, not a 500."""
+        try:
+            if "\x00" in value:
+                raise ValueError("NUL characters are not allowed")
+            return queryset.model._meta.get_field(name).to_python(value)
+        except (DjangoValidationError, ValueError, TypeError) as exc:
+            detail = "; ".join(exc.messages) if isinstance(exc, DjangoValidationError) else str(exc)
+            raise invalid("Invalid filter", FieldError(detail, name)) from exc
 
 
 class PromptListView(_ProjectListBase):

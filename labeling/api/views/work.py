@@ -6,13 +6,15 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate import metrics
 from labeling.api import serializers as s
-from labeling.api.payloads import assignment_payload
+from labeling.api.payloads import assignment_payload, ranking_payload
 from labeling.api.permissions import Authenticated, ProjectRole
-from labeling.models import Role, TaskKind
+from labeling.models import AssignmentStatus, Role, TaskKind
 from labeling.selectors import assignments_for_user
 from labeling.services import assignment as assignment_service
 from labeling.services import submission
+from labeling.services.errors import FieldError, invalid
 
 
 class NextAssignmentView(APIView):
@@ -65,6 +67,10 @@ class AssignmentListView(MyAssignmentsMixin, generics.ListAPIView):
     def get_queryset(self):
         queryset = super().get_queryset()
         wanted = self.request.query_params.get("status")
+        if wanted and wanted not in AssignmentStatus.values:
+            raise invalid(
+                "Invalid filter", FieldError(f"one of {', '.join(AssignmentStatus.values)}", "status")
+            )
         return queryset.filter(status=wanted) if wanted else queryset
 
 
@@ -85,6 +91,7 @@ class SubmitView(APIView):
         TaskKind.RANKING: s.RankingSerializer,
         TaskKind.DEMONSTRATION: s.DemonstrationSerializer,
         TaskKind.PROMPT: s.WrittenPromptResultSerializer,
+        TaskKind.DIALOGUE: s.DialogueSerializer,
     }
 
     @extend_schema(request=s.SubmitSerializer, responses={201: dict, 200: dict})
@@ -97,7 +104,13 @@ class SubmitView(APIView):
             project_id=getattr(request.auth, "project_id", None),
             **body.validated_data,
         )
-        data = self.output[result.annotation.task.kind](result.annotation).data
+        kind = result.annotation.task.kind
+        if result.created:
+            metrics.annotation_stored(kind)
+        if kind == TaskKind.RANKING:  # the hot path: hand-shaped, as the next-task answer is
+            data = ranking_payload(result.annotation)
+        else:
+            data = self.output[kind](result.annotation).data
         return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 

@@ -71,7 +71,11 @@ class MyAnnotationView(APIView):
     replaces it while the task is still open, keeping the earlier version for audit."""
 
     permission_classes = [Authenticated]
-    output = {TaskKind.RANKING: s.RankingSerializer, TaskKind.DEMONSTRATION: s.DemonstrationSerializer}
+    output = {
+        TaskKind.RANKING: s.RankingSerializer,
+        TaskKind.DEMONSTRATION: s.DemonstrationSerializer,
+        TaskKind.DIALOGUE: s.DialogueSerializer,
+    }
 
     @extend_schema(responses=dict)
     def get(self, request, assignment_id: int):

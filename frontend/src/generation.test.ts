@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { canResume, isActive, jobProgress, jobRequest } from "./generation";
+
+describe("generation jobs", () => {
+  it("counts stored and skipped prompts as progress", () => {
+    expect(jobProgress({ prompts_total: 8, prompts_done: 3, prompts_skipped: 1 })).toEqual({
+      value: 4,
+      max: 8,
+      label: "4/8 prompts (1 skipped)",
+    });
+    expect(jobProgress({ prompts_total: 2, prompts_done: 2, prompts_skipped: 0 }).label).toBe("2/2 prompts");
+  });
+
+  it("offers cancel while a job is active and resume once it stopped", () => {
+    expect(isActive("queued") && isActive("running")).toBe(true);
+    expect(isActive("succeeded")).toBe(false);
+    expect(canResume("failed") && canResume("cancelled")).toBe(true);
+    expect(canResume("running") || canResume("succeeded")).toBe(false);
+  });
+
+  it("builds the request: blank numbers are left to the server, endpoint fields only for openai", () => {
+    const local = jobRequest({ model: "3", prompts: "no_ranking_task", backend: "local", k: "4", temperature: "0.7", top_p: "", limit: "" });
+    expect(local).toEqual({ model: 3, prompts: "no_ranking_task", backend: "local", settings: { k: 4, temperature: 0.7 } });
+    const remote = jobRequest({
+      model: "3", prompts: "accepted_demonstration", backend: "openai", best_of_n: "8", reward_model: "5",
+      endpoint_url: "http://h:8001/v1", endpoint_model: "m", endpoint_api: "", api_key_env: "VLLM_KEY", limit: "10",
+    });
+    expect(remote).toMatchObject({
+      limit: 10, reward_model: 5, settings: { best_of_n: 8 },
+      endpoint_url: "http://h:8001/v1", endpoint_model: "m", endpoint_api: "chat", api_key_env: "VLLM_KEY",
+    });
+  });
+});

@@ -1,0 +1,146 @@
+// Generation jobs of a project, for admins: sample K answers per prompt from a registered model (locally on the
+// gpu queue, or from an OpenAI-compatible endpoint), watch the progress, cancel and resume.
+import { useEffect, useState } from "react";
+import { api, ApiError, GenerationJob, Project } from "../api";
+import { canResume, isActive, jobProgress, jobRequest } from "../generation";
+
+interface RegisteredModel { id: number; name: string; kind: string }
+
+const message = (e: unknown) =>
+  e instanceof ApiError ? [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)].join("\n") : String(e);
+
+function CreateJob({ project, models, onCreated }: { project: Project; models: RegisteredModel[]; onCreated: () => void }) {
+  const samplers = models.filter((m) => m.kind === "base" || m.kind === "sft" || m.kind === "policy");
+  const rewardModels = models.filter((m) => m.kind === "rm");
+  const [form, setForm] = useState<Record<string, string>>({
+    model: "", prompts: "accepted_demonstration", limit: "", backend: "local",
+    k: String(project.k_answers), temperature: "1.0", top_p: "1.0", max_new_tokens: "256", seed: "0",
+    best_of_n: "", reward_model: "", endpoint_url: "", endpoint_model: "", endpoint_api: "chat", api_key_env: "",
+  });
+  const [error, setError] = useState("");
+  const set = (key: string) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
+  const submit = () =>
+    api("POST", `/api/projects/${project.id}/generation-jobs/`, jobRequest(form)).then(
+      () => { setError(""); onCreated(); }, (e) => setError(message(e)));
+  const number = (key: string, label: string, step = "1") => (
+    <label>{label} <input aria-label={label} type="number" step={step} value={form[key]} onChange={set(key)} /></label>
+  );
+  return (
+    <section className="card">
+      <h3>New generation job</h3>
+      <div className="inline-form">
+        <select aria-label="Model to sample from" value={form.model} onChange={set("model")}>
+          <option value="">model…</option>
+          {samplers.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
+        </select>
+        <select aria-label="Prompts" value={form.prompts} onChange={set("prompts")}>
+          <option value="accepted_demonstration">prompts with an accepted demonstration</option>
+          <option value="no_ranking_task">prompts without a ranking task yet</option>
+        </select>
+        {number("limit", "At most (prompts)")}
+        <select aria-label="Backend" value={form.backend} onChange={set("backend")}>
+          <option value="local">local sampling (gpu queue)</option>
+          <option value="openai">OpenAI-compatible endpoint</option>
+        </select>
+      </div>
+      <div className="inline-form">
+        {number("k", "K")}
+        {number("temperature", "Temperature", "0.05")}
+        {number("top_p", "Top-p", "0.05")}
+        {number("max_new_tokens", "Max new tokens")}
+        {number("seed", "Seed")}
+        {number("best_of_n", "Best of N (0: off)")}
+        {Number(form.best_of_n) > 0 && (
+          <select aria-label="Reward model" value={form.reward_model} onChange={set("reward_model")}>
+            <option value="">reward model…</option>
+            {rewardModels.map((m) => <option key={m.id} value={m.id}>{m.name}</option>)}
+          </select>
+        )}
+      </div>
+      {form.backend === "openai" && (
+        <div className="inline-form">
+          <input aria-label="Endpoint URL" placeholder="http://host:8001/v1" value={form.endpoint_url} onChange={set("endpoint_url")} />
+          <input aria-label="Served model name" placeholder="served model (default: the model's path)" value={form.endpoint_model} onChange={set("endpoint_model")} />
+          <select aria-label="Endpoint API" value={form.endpoint_api} onChange={set("endpoint_api")}>
+            <option value="chat">/chat/completions</option><option value="completions">/completions</option>
+          </select>
+          <input aria-label="API key variable" placeholder="API key env var on the worker (optional)" value={form.api_key_env} onChange={set("api_key_env")} />
+        </div>
+      )}
+      <button className="primary" onClick={submit}>Start generation</button>
+      {error && <pre className="error">{error}</pre>}
+    </section>
+  );
+}
+
+function JobRow({ projectId, job, onChange }: { projectId: number; job: GenerationJob; onChange: () => void }) {
+  const [error, setError] = useState("");
+  const progress = jobProgress(job);
+  const act = (verb: "cancel" | "resume") =>
+    api(
+      "POST",
+      verb === "cancel"
+        ? `/api/projects/${projectId}/generation-jobs/${job.id}/cancel/`
+        : `/api/projects/${projectId}/generation-jobs/${job.id}/resume/`,
+    ).then(
+      () => { setError(""); onChange(); }, (e) => setError(message(e)));
+  const s = job.settings;
+  return (
+    <tr aria-label={`Generation job ${job.id}`}>
+      <td>{job.id}</td>
+      <td>{job.model_name}{job.backend === "openai" ? ` via ${job.endpoint_url}` : ""}</td>
+      <td>
+        K={s.k}, T={s.temperature}, top-p={s.top_p}, {s.max_new_tokens} tokens, seed {s.seed}
+        {s.best_of_n ? `, best of ${s.best_of_n} by ${job.reward_model_name}` : ""}
+      </td>
+      <td>{job.status}{job.cancel_requested && job.status === "running" ? " (cancelling)" : ""}</td>
+      <td>
+        <progress max={progress.max || 1} value={progress.value} aria-label={`progress of job ${job.id}`} />{" "}
+        {progress.label}
+        {job.skipped.length > 0 && (
+          <details><summary>skipped</summary>
+            <ul>{job.skipped.map((x) => <li key={x.prompt}>prompt {x.prompt}: {x.reason}</li>)}</ul>
+          </details>
+        )}
+        {job.error && <details><summary className="error">error</summary><pre className="error">{job.error}</pre></details>}
+        {error && <pre className="error">{error}</pre>}
+      </td>
+      <td>
+        {isActive(job.status) && <button onClick={() => act("cancel")}>Cancel</button>}
+        {canResume(job.status) && <button onClick={() => act("resume")}>Resume</button>}
+      </td>
+    </tr>
+  );
+}
+
+export function GenerationPage({ project }: { project: Project }) {
+  const [jobs, setJobs] = useState<GenerationJob[]>([]);
+  const [models, setModels] = useState<RegisteredModel[]>([]);
+  const [tick, setTick] = useState(0);
+  const reload = () => setTick((t) => t + 1);
+  useEffect(() => {
+    api<RegisteredModel[]>("GET", `/api/projects/${project.id}/models/`).then(setModels);
+  }, [project.id]);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    api<GenerationJob[]>("GET", `/api/projects/${project.id}/generation-jobs/`).then((rows) => {
+      setJobs(rows);
+      if (rows.some((j) => isActive(j.status))) timer = setTimeout(reload, 2000); // live progress
+    });
+    return () => clearTimeout(timer);
+  }, [project.id, tick]);
+  return (
+    <div className="dashboard">
+      <CreateJob project={project} models={models} onCreated={reload} />
+      <section className="card">
+        <h3>Generation jobs</h3>
+        {jobs.length === 0 ? <p className="muted">No generation job yet.</p> : (
+          <table className="table" aria-label="Generation jobs">
+            <thead><tr><th>Job</th><th>Model</th><th>Sampling</th><th>Status</th><th>Progress</th><th /></tr></thead>
+            <tbody>{jobs.map((j) => <JobRow key={j.id} projectId={project.id} job={j} onChange={reload} />)}</tbody>
+          </table>
+        )}
+      </section>
+    </div>
+  );
+}

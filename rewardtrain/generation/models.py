@@ -1,0 +1,84 @@
+"""Generation jobs: K answers per prompt sampled from a registered model, stored as candidates of new ranking tasks."""
+
+from django.conf import settings as conf
+from django.db import models
+
+from labeling.models import Candidate, Project, Prompt, Task
+from rewardtrain.runs.models import RegisteredModel, RunStatus
+
+
+class Backend(models.TextChoices):
+    LOCAL = "local", "Local sampling (gpu queue)"
+    OPENAI = "openai", "OpenAI-compatible endpoint"
+
+
+class PromptSelection(models.TextChoices):
+    ACCEPTED_DEMONSTRATION = "accepted_demonstration", "Prompts with an accepted demonstration"
+    NO_RANKING_TASK = "no_ranking_task", "Prompts without a ranking task yet"
+    IDS = "ids", "The prompts listed"
+
+
+class GenerationJob(models.Model):
+    """One sampling job. Its state lives here (not in Celery); prompts are fixed when it is created."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="generation_jobs")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="generation_jobs")
+    backend = models.CharField(max_length=8, choices=Backend.choices, default=Backend.LOCAL)
+    endpoint_url = models.URLField(max_length=500, blank=True, help_text="Base URL, e.g. http://host:8001/v1")
+    endpoint_model = models.CharField(max_length=300, blank=True, help_text="Model name the endpoint serves.")
+    endpoint_api = models.CharField(max_length=12, default="chat", help_text="chat or completions.")
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the worker's environment variable holding the API key."
+    )
+    # k, temperature, top_p, max_new_tokens, seed, best_of_n, batch_size, concurrency
+    settings = models.JSONField(default=dict)
+    reward_model = models.ForeignKey(
+        RegisteredModel, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    selection = models.JSONField(default=dict, help_text="How the prompts were chosen.")
+    prompt_ids = models.JSONField(default=list, help_text="The job's prompts, in order.")
+    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    cancel_requested = models.BooleanField(default=False)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has claimed this job.")
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    prompts_total = models.PositiveIntegerField(default=0)
+    prompts_done = models.PositiveIntegerField(default=0)
+    prompts_skipped = models.PositiveIntegerField(default=0)
+    skipped = models.JSONField(default=list, blank=True, help_text="[{prompt, reason}] of skipped prompts.")
+    error = models.TextField(blank=True, help_text="What stopped a failed job, with its traceback.")
+    created_by = models.ForeignKey(
+        conf.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"generation job {self.pk} ({self.status})"
+
+
+class GenerationItem(models.Model):
+    """One stored answer of a job. Unique per (job, prompt, sample index), so a resumed job never duplicates."""
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="items")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="+")
+    candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="generation_item")
+    task = models.ForeignKey(Task, null=True, on_delete=models.SET_NULL, related_name="+")
+    sample_index = models.PositiveSmallIntegerField()
+    reward = models.FloatField(null=True, blank=True, help_text="Reward-model score under best-of-N.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job_id", "prompt_id", "sample_index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "prompt", "sample_index"], name="uniq_generation_item_sample"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"sample {self.sample_index} of prompt {self.prompt_id} in job {self.job_id}"

@@ -1,0 +1,157 @@
+"""Reward scores, the reward model's agreement with new rankings, and the rounds timeline.
+
+Scores are for project admins only (labelers must never see how a model rated an answer); the aggregated
+agreement and the rounds timeline are for reviewers and admins.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from labeling.api.permissions import ProjectRole
+from labeling.models import Role
+from labeling.services.errors import FieldError, invalid, not_found
+from rewardtrain.runs import scoring
+from rewardtrain.runs.models import CandidateScore, ScoringJob
+from rewardtrain.runs.rm_agreement import project_rm_agreement
+from rewardtrain.runs.rounds import project_rounds
+
+SCORES_PAGE = 1000
+
+
+class ScoringJobSerializer(serializers.ModelSerializer):
+    reward_model_name = serializers.CharField(source="reward_model.name", read_only=True)
+
+    class Meta:
+        model = ScoringJob
+        fields = [
+            "id",
+            "reward_model",
+            "reward_model_name",
+            "batch_size",
+            "status",
+            "cancel_requested",
+            "attempts",
+            "total",
+            "scored",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class ScoringJobWriteSerializer(serializers.Serializer):
+    reward_model = serializers.IntegerField()
+    batch_size = serializers.IntegerField(required=False, default=32)
+
+
+class CandidateScoreSerializer(serializers.ModelSerializer):
+    prompt = serializers.IntegerField(source="candidate.prompt_id", read_only=True)
+
+    class Meta:
+        model = CandidateScore
+        fields = ["candidate", "prompt", "reward_model", "score", "created_at"]
+
+
+class _AdminView(APIView):
+    permission_classes = [ProjectRole]
+    minimum_role = Role.ADMIN
+
+
+class _ReviewerView(APIView):
+    permission_classes = [ProjectRole]
+    minimum_role = Role.REVIEWER
+
+
+def _job(project, job_id: int) -> ScoringJob:
+    job = ScoringJob.objects.select_related("reward_model").filter(pk=job_id, project=project).first()
+    if job is None:
+        raise not_found(f"Scoring job {job_id} does not exist in this project.")
+    return job
+
+
+class ScoringJobListView(_AdminView):
+    @extend_schema(responses=ScoringJobSerializer(many=True))
+    def get(self, request, project_id: int):
+        rows = ScoringJob.objects.filter(project=self.project).select_related("reward_model")
+        return Response(ScoringJobSerializer(rows, many=True).data)
+
+    @extend_schema(request=ScoringJobWriteSerializer, responses={201: ScoringJobSerializer})
+    def post(self, request, project_id: int):
+        body = ScoringJobWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = scoring.scoring_job_create(
+            project=self.project,
+            user=request.user,
+            reward_model_id=body.validated_data["reward_model"],
+            batch_size=body.validated_data["batch_size"],
+        )
+        return Response(ScoringJobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class ScoringJobDetailView(_AdminView):
+    @extend_schema(responses=ScoringJobSerializer)
+    def get(self, request, project_id: int, job_id: int):
+        return Response(ScoringJobSerializer(_job(self.project, job_id)).data)
+
+
+class ScoringJobCancelView(_AdminView):
+    @extend_schema(request=None, responses=ScoringJobSerializer)
+    def post(self, request, project_id: int, job_id: int):
+        job = scoring.scoring_job_cancel(job=_job(self.project, job_id))
+        return Response(ScoringJobSerializer(job).data)
+
+
+def _int_param(request, name: str, required: bool = False) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        if required:
+            raise invalid("Invalid query", FieldError("is required", name))
+        return None
+    if not value.isdigit():
+        raise invalid("Invalid query", FieldError("must be a positive integer", name))
+    return int(value)
+
+
+class CandidateScoreListView(_AdminView):
+    """One reward model's scores, by candidate id; `?task=` narrows to one task, `?after=` pages on."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("reward_model", int, required=True),
+            OpenApiParameter("task", int),
+            OpenApiParameter("after", int, description="candidate id to continue after"),
+        ],
+        responses=CandidateScoreSerializer(many=True),
+    )
+    def get(self, request, project_id: int):
+        rows = CandidateScore.objects.filter(
+            reward_model_id=_int_param(request, "reward_model", required=True),
+            reward_model__project=self.project,
+        ).select_related("candidate")
+        task = _int_param(request, "task")
+        if task is not None:
+            rows = rows.filter(candidate__tasks__id=task)
+        after = _int_param(request, "after")
+        if after is not None:
+            rows = rows.filter(candidate_id__gt=after)
+        rows = rows.order_by("candidate_id")[:SCORES_PAGE]
+        return Response(CandidateScoreSerializer(rows, many=True).data)
+
+
+class RMAgreementView(_ReviewerView):
+    """The newest reward models' agreement with rankings made after they were trained; `retrain` hints."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, project_id: int):
+        return Response({"models": project_rm_agreement(self.project.pk)})
+
+
+class RoundsView(_ReviewerView):
+    """The project's rounds: sampling model and its lineage, generation job, rankings, snapshots, runs."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, project_id: int):
+        return Response({"rounds": project_rounds(self.project.pk)})
