@@ -4,15 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('auditlog', '0001_initial'),
+        ("auditlog", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('project.create', 'Project Create'), ('project.update', 'Project Update'), ('member.set', 'Member Set'), ('member.remove', 'Member Remove'), ('guideline.publish', 'Guideline Publish'), ('import', 'Import'), ('token.create', 'Token Create'), ('token.revoke', 'Token Revoke'), ('snapshot.create', 'Snapshot Create'), ('snapshot.download', 'Snapshot Download'), ('model.register', 'Model Register'), ('run.create', 'Run Create'), ('run.cancel', 'Run Cancel'), ('review', 'Review'), ('dialogue_tasks.open', 'Dialogue Tasks Open'), ('generation.create', 'Generation Create'), ('generation.cancel', 'Generation Cancel'), ('generation.resume', 'Generation Resume'), ('scoring.create', 'Scoring Create'), ('scoring.cancel', 'Scoring Cancel'), ('auth.login', 'Login'), ('auth.login_failed', 'Login Failed'), ('auth.login_locked', 'Login Locked')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("project.create", "Project Create"),
+                    ("project.update", "Project Update"),
+                    ("member.set", "Member Set"),
+                    ("member.remove", "Member Remove"),
+                    ("guideline.publish", "Guideline Publish"),
+                    ("import", "Import"),
+                    ("token.create", "Token Create"),
+                    ("token.revoke", "Token Revoke"),
+                    ("snapshot.create", "Snapshot Create"),
+                    ("snapshot.download", "Snapshot Download"),
+                    ("model.register", "Model Register"),
+                    ("run.create", "Run Create"),
+                    ("run.cancel", "Run Cancel"),
+                    ("review", "Review"),
+                    ("dialogue_tasks.open", "Dialogue Tasks Open"),
+                    ("generation.create", "Generation Create"),
+                    ("generation.cancel", "Generation Cancel"),
+                    ("generation.resume", "Generation Resume"),
+                    ("scoring.create", "Scoring Create"),
+                    ("scoring.cancel", "Scoring Cancel"),
+                    ("auth.login", "Login"),
+                    ("auth.login_failed", "Login Failed"),
+                    ("auth.login_locked", "Login Locked"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

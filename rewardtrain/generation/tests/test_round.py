@@ -135,4 +135,11 @@ def test_one_round_of_the_loop_through_the_api(tiny_dir, eager_celery, django_ca
     assert trained == {"rm", "dpo"}
     # Every admin action of the round is on the project's audit trail.
     actions = {event["action"] for event in admin.get("/audit/?page_size=200")["results"]}
-    assert {"import", "review", "snapshot.create", "run.create", "generation.create", "scoring.create"} <= actions
+    assert {
+        "import",
+        "review",
+        "snapshot.create",
+        "run.create",
+        "generation.create",
+        "scoring.create",
+    } <= actions
