@@ -1,4 +1,5 @@
-"""The claim step shared by background jobs whose state lives in their own row (training runs, generation jobs).
+"""Claim, cancel and requeue, shared by background jobs whose state lives in their own row (training runs,
+generation jobs, scoring jobs; their state fields are `rewardtrain.runs.models.JobState`).
 
 A job row has `status` (queued/running/succeeded/failed/cancelled), `cancel_requested`, `worker`,
 `heartbeat_at`, `attempts`, `started_at` and `finished_at`. A worker claims the row under a row lock before it
@@ -12,11 +13,22 @@ from typing import TypeVar
 from django.db import models, transaction
 from django.utils import timezone
 
+from labeling.models import Project
+from labeling.services.errors import conflict, not_found
+
 # A running job whose worker has not reported for this long is taken to be dead and may be claimed again.
 HEARTBEAT_STALE = timedelta(minutes=10)
 FINISHED = ("succeeded", "failed", "cancelled")
 
 J = TypeVar("J", bound=models.Model)
+
+
+def job_in_project(rows: models.QuerySet[J], project: Project, pk: int, label: str) -> J:
+    """The job `pk` of `project` among `rows`, or a 404 naming it (`label`, e.g. "Scoring job")."""
+    job = rows.filter(pk=pk, project=project).first()
+    if job is None:
+        raise not_found(f"{label} {pk} does not exist in this project.")
+    return job
 
 
 def claim_job(model: type[J], pk: int, worker: str) -> J | None:
@@ -39,3 +51,27 @@ def claim_job(model: type[J], pk: int, worker: str) -> J | None:
         job.started_at = job.started_at or now
         job.save(update_fields=["status", "worker", "heartbeat_at", "attempts", "started_at"])
         return job
+
+
+def request_cancel(model: type[J], pk: int, label: str) -> J:
+    """Ask a job to stop, under a row lock (call it inside a transaction): a queued job is cancelled at once,
+    a running one stops at its worker's next check. A finished job is a conflict, named `label` (e.g. "Run")."""
+    job = model.objects.select_for_update().get(pk=pk)
+    if job.status in FINISHED:
+        raise conflict(f"{label} {job.pk} already {job.status}.")
+    job.cancel_requested = True
+    fields = ["cancel_requested"]
+    if job.status == "queued":
+        job.status, job.finished_at = "cancelled", timezone.now()
+        fields += ["status", "finished_at"]
+    job.save(update_fields=fields)
+    return job
+
+
+def stale_job_ids(model: type[models.Model]) -> list[int]:
+    """The running jobs whose worker stopped reporting (a host that died never rejects its message), to be
+    queued again."""
+    stale_before = timezone.now() - HEARTBEAT_STALE
+    return list(
+        model.objects.filter(status="running", heartbeat_at__lt=stale_before).values_list("pk", flat=True)
+    )

@@ -1,24 +1,17 @@
 """A real Celery worker process on the real Redis broker runs a housekeeping task against the test database."""
 
-import os
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from annotate.celery import app
+from annotate.tests.live import process_env, start_worker, stop, wait_until
 from labeling.models import Assignment, AssignmentStatus
 from labeling.services.assignment import assignment_claim_next
 from labeling.tasks import expire_leases
 from labeling.tests.factories import add_member, import_ranking_tasks, make_project
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_queues_and_routes():
@@ -31,49 +24,24 @@ def test_queues_and_routes():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_worker_on_redis_expires_leases():
+def test_worker_on_redis_expires_leases(tmp_path):
     project = make_project()
     import_ranking_tasks(project, 1)
     lease = assignment_claim_next(user=add_member(project), project=project)
     Assignment.objects.filter(pk=lease.pk).update(expires_at=timezone.now() - timedelta(seconds=5))
 
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "annotate.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
     app.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "annotate",
-            "worker",
-            "-Q",
-            "default",
-            "--pool",
-            "solo",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "worker.log"
+    worker = start_worker("default", process_env(), log)
     try:
         expire_leases.delay()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.EXPIRED:
-                break
-            time.sleep(0.3)
-        assert Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.EXPIRED
+        wait_until(
+            lambda: Assignment.objects.get(pk=lease.pk).status == AssignmentStatus.EXPIRED,
+            60,
+            "the worker did not expire the lease",
+            every=0.3,
+        )
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        stop(worker)
+    output = log.read_text(errors="replace")
     assert "Traceback" not in output, output

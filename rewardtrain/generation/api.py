@@ -3,13 +3,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from labeling.api.permissions import ProjectRole
-from labeling.models import Role
-from labeling.services.errors import not_found
+from rewardtrain.api.base import AdminView
 from rewardtrain.generation import services
 from rewardtrain.generation.models import Backend, GenerationJob, PromptSelection
+from rewardtrain.jobs import job_in_project
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
@@ -66,22 +64,11 @@ class GenerationJobWriteSerializer(serializers.Serializer):
 
 
 def _job(project, job_id: int) -> GenerationJob:
-    job = (
-        GenerationJob.objects.select_related("model", "reward_model")
-        .filter(pk=job_id, project=project)
-        .first()
-    )
-    if job is None:
-        raise not_found(f"Generation job {job_id} does not exist in this project.")
-    return job
+    rows = GenerationJob.objects.select_related("model", "reward_model")
+    return job_in_project(rows, project, job_id, "Generation job")
 
 
-class _AdminView(APIView):
-    permission_classes = [ProjectRole]
-    minimum_role = Role.ADMIN
-
-
-class GenerationJobListView(_AdminView):
+class GenerationJobListView(AdminView):
     @extend_schema(responses=GenerationJobSerializer(many=True))
     def get(self, request, project_id: int):
         rows = GenerationJob.objects.filter(project=self.project).select_related("model", "reward_model")
@@ -110,20 +97,20 @@ class GenerationJobListView(_AdminView):
         return Response(GenerationJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
-class GenerationJobDetailView(_AdminView):
+class GenerationJobDetailView(AdminView):
     @extend_schema(responses=GenerationJobSerializer)
     def get(self, request, project_id: int, job_id: int):
         return Response(GenerationJobSerializer(_job(self.project, job_id)).data)
 
 
-class GenerationJobCancelView(_AdminView):
+class GenerationJobCancelView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = services.generation_job_cancel(job=_job(self.project, job_id))
         return Response(GenerationJobSerializer(job).data)
 
 
-class GenerationJobResumeView(_AdminView):
+class GenerationJobResumeView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = services.generation_job_resume(job=_job(self.project, job_id))

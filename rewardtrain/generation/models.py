@@ -1,10 +1,9 @@
 """Generation jobs: K answers per prompt sampled from a registered model, stored as candidates of new ranking tasks."""
 
-from django.conf import settings as conf
 from django.db import models
 
 from labeling.models import Candidate, Project, Prompt, Task
-from rewardtrain.runs.models import RegisteredModel, RunStatus
+from rewardtrain.runs.models import JobState, RegisteredModel
 
 
 class Backend(models.TextChoices):
@@ -18,7 +17,7 @@ class PromptSelection(models.TextChoices):
     IDS = "ids", "The prompts listed"
 
 
-class GenerationJob(models.Model):
+class GenerationJob(JobState):
     """One sampling job. Its state lives here (not in Celery); prompts are fixed when it is created."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="generation_jobs")
@@ -37,25 +36,12 @@ class GenerationJob(models.Model):
     )
     selection = models.JSONField(default=dict, help_text="How the prompts were chosen.")
     prompt_ids = models.JSONField(default=list, help_text="The job's prompts, in order.")
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has claimed this job.")
-    worker = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     prompts_total = models.PositiveIntegerField(default=0)
     prompts_done = models.PositiveIntegerField(default=0)
     prompts_skipped = models.PositiveIntegerField(default=0)
     skipped = models.JSONField(default=list, blank=True, help_text="[{prompt, reason}] of skipped prompts.")
     error = models.TextField(blank=True, help_text="What stopped a failed job, with its traceback.")
-    created_by = models.ForeignKey(
-        conf.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"generation job {self.pk} ({self.status})"

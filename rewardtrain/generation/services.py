@@ -26,7 +26,7 @@ from labeling.models.annotations import Demonstration, ReviewStatus
 from labeling.services.errors import FieldError, conflict, invalid
 from labeling.services.imports import _shuffled_positions
 from rewardtrain.generation.models import Backend, GenerationItem, GenerationJob, PromptSelection
-from rewardtrain.jobs import HEARTBEAT_STALE, claim_job
+from rewardtrain.jobs import claim_job, request_cancel, stale_job_ids
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
 
 # name: (type, default, min, max); None bounds are open.
@@ -230,15 +230,7 @@ def _enqueue(job: GenerationJob) -> None:
 @transaction.atomic
 def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
     """Stop a job: a queued one at once, a running one after its current batch."""
-    job = GenerationJob.objects.select_for_update().get(pk=job.pk)
-    if job.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
-        raise conflict(f"Generation job {job.pk} already {job.status}.")
-    job.cancel_requested = True
-    fields = ["cancel_requested"]
-    if job.status == RunStatus.QUEUED:
-        job.status, job.finished_at = RunStatus.CANCELLED, timezone.now()
-        fields += ["status", "finished_at"]
-    job.save(update_fields=fields)
+    job = request_cancel(GenerationJob, job.pk, "Generation job")
     audit_record(
         AuditAction.GENERATION_CANCEL, project=job.project, target=job, details={"status": job.status}
     )
@@ -440,9 +432,4 @@ def generation_jobs_requeue_stale() -> list[int]:
     """Queue again the running jobs whose worker stopped reporting (a dead host never rejects its message)."""
     from rewardtrain.tasks import gpu_generate
 
-    stale = list(
-        GenerationJob.objects.filter(
-            status=RunStatus.RUNNING, heartbeat_at__lt=timezone.now() - HEARTBEAT_STALE
-        ).values_list("pk", flat=True)
-    )
-    return [job_id for job_id in stale if enqueue(gpu_generate, job_id)]
+    return [job_id for job_id in stale_job_ids(GenerationJob) if enqueue(gpu_generate, job_id)]

@@ -3,10 +3,8 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from labeling.api.permissions import ProjectRole
-from labeling.models import Role
+from rewardtrain.api.base import AdminView
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, TrainingRun
 from rewardtrain.runs.selectors import get_run, run_lineage
@@ -61,12 +59,7 @@ class RunMetricSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "step", "values", "created_at"]
 
 
-class _AdminView(APIView):
-    permission_classes = [ProjectRole]
-    minimum_role = Role.ADMIN
-
-
-class RegisteredModelListView(_AdminView):
+class RegisteredModelListView(AdminView):
     @extend_schema(responses=RegisteredModelSerializer(many=True))
     def get(self, request, project_id: int):
         rows = RegisteredModel.objects.filter(project=self.project)
@@ -82,7 +75,7 @@ class RegisteredModelListView(_AdminView):
         return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
-class TrainingRunListView(_AdminView):
+class TrainingRunListView(AdminView):
     @extend_schema(responses=TrainingRunSerializer(many=True))
     def get(self, request, project_id: int):
         rows = TrainingRun.objects.filter(project=self.project)
@@ -104,7 +97,7 @@ class TrainingRunListView(_AdminView):
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
-class TrainingRunDetailView(_AdminView):
+class TrainingRunDetailView(AdminView):
     """The run with its metrics; `?after=<metric id>` returns only newer metrics, for live curves."""
 
     @extend_schema(responses=TrainingRunSerializer)
@@ -119,14 +112,14 @@ class TrainingRunDetailView(_AdminView):
         return Response(data)
 
 
-class TrainingRunCancelView(_AdminView):
+class TrainingRunCancelView(AdminView):
     @extend_schema(request=None, responses=TrainingRunSerializer)
     def post(self, request, project_id: int, run_id: int):
         run = services.training_run_cancel(run=get_run(self.project, run_id))
         return Response(TrainingRunSerializer(run).data)
 
 
-class TrainingRunLineageView(_AdminView):
+class TrainingRunLineageView(AdminView):
     @extend_schema(responses=dict)
     def get(self, request, project_id: int, run_id: int):
         return Response(run_lineage(get_run(self.project, run_id)))

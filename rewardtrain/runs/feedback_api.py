@@ -7,11 +7,10 @@ agreement and the rounds timeline are for reviewers and admins.
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from labeling.api.permissions import ProjectRole
-from labeling.models import Role
-from labeling.services.errors import FieldError, invalid, not_found
+from labeling.services.errors import FieldError, invalid
+from rewardtrain.api.base import AdminView, ReviewerView
+from rewardtrain.jobs import job_in_project
 from rewardtrain.runs import scoring
 from rewardtrain.runs.models import CandidateScore, ScoringJob
 from rewardtrain.runs.rm_agreement import project_rm_agreement
@@ -55,24 +54,11 @@ class CandidateScoreSerializer(serializers.ModelSerializer):
         fields = ["candidate", "prompt", "reward_model", "score", "created_at"]
 
 
-class _AdminView(APIView):
-    permission_classes = [ProjectRole]
-    minimum_role = Role.ADMIN
-
-
-class _ReviewerView(APIView):
-    permission_classes = [ProjectRole]
-    minimum_role = Role.REVIEWER
-
-
 def _job(project, job_id: int) -> ScoringJob:
-    job = ScoringJob.objects.select_related("reward_model").filter(pk=job_id, project=project).first()
-    if job is None:
-        raise not_found(f"Scoring job {job_id} does not exist in this project.")
-    return job
+    return job_in_project(ScoringJob.objects.select_related("reward_model"), project, job_id, "Scoring job")
 
 
-class ScoringJobListView(_AdminView):
+class ScoringJobListView(AdminView):
     @extend_schema(responses=ScoringJobSerializer(many=True))
     def get(self, request, project_id: int):
         rows = ScoringJob.objects.filter(project=self.project).select_related("reward_model")
@@ -91,13 +77,13 @@ class ScoringJobListView(_AdminView):
         return Response(ScoringJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
 
-class ScoringJobDetailView(_AdminView):
+class ScoringJobDetailView(AdminView):
     @extend_schema(responses=ScoringJobSerializer)
     def get(self, request, project_id: int, job_id: int):
         return Response(ScoringJobSerializer(_job(self.project, job_id)).data)
 
 
-class ScoringJobCancelView(_AdminView):
+class ScoringJobCancelView(AdminView):
     @extend_schema(request=None, responses=ScoringJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = scoring.scoring_job_cancel(job=_job(self.project, job_id))
@@ -115,7 +101,7 @@ def _int_param(request, name: str, required: bool = False) -> int | None:
     return int(value)
 
 
-class CandidateScoreListView(_AdminView):
+class CandidateScoreListView(AdminView):
     """One reward model's scores, by candidate id; `?task=` narrows to one task, `?after=` pages on."""
 
     @extend_schema(
@@ -141,7 +127,7 @@ class CandidateScoreListView(_AdminView):
         return Response(CandidateScoreSerializer(rows, many=True).data)
 
 
-class RMAgreementView(_ReviewerView):
+class RMAgreementView(ReviewerView):
     """The newest reward models' agreement with rankings made after they were trained; `retrain` hints."""
 
     @extend_schema(responses=dict)
@@ -149,7 +135,7 @@ class RMAgreementView(_ReviewerView):
         return Response({"models": project_rm_agreement(self.project.pk)})
 
 
-class RoundsView(_ReviewerView):
+class RoundsView(ReviewerView):
     """The project's rounds: sampling model and its lineage, generation job, rankings, snapshots, runs."""
 
     @extend_schema(responses=dict)

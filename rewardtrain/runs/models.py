@@ -54,24 +54,14 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
-class TrainingRun(models.Model):
-    """One training job: a snapshot, a base model and hyper-parameters. Its state lives here, not in Celery."""
+class JobState(models.Model):
+    """The state a background job keeps in its own row, for the claim/heartbeat/cancel/requeue machinery in
+    `rewardtrain/jobs.py`. `attempts` and `error` stay in each model: their help texts differ."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
-    kind = models.CharField(max_length=8, choices=RunKind.choices)
-    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_runs")
-    base_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="training_runs")
-    hyperparams = models.JSONField(default=dict)
     status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
     cancel_requested = models.BooleanField(default=False)
-    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has claimed this run.")
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
-    step = models.PositiveIntegerField(default=0)
-    total_steps = models.PositiveIntegerField(default=0)
-    last_metrics = models.JSONField(default=dict, blank=True)
-    final_metrics = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, help_text="The traceback of a failed run.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -80,7 +70,24 @@ class TrainingRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-id"]
+        abstract = True
+        ordering = ["-id"]  # newest first; inherited by the jobs (they declare no Meta)
+
+
+class TrainingRun(JobState):
+    """One training job: a snapshot, a base model and hyper-parameters. Its state lives here, not in Celery."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_runs")
+    kind = models.CharField(max_length=8, choices=RunKind.choices)
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_runs")
+    base_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="training_runs")
+    hyperparams = models.JSONField(default=dict)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has claimed this run.")
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    last_metrics = models.JSONField(default=dict, blank=True)
+    final_metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, help_text="The traceback of a failed run.")
 
     def __str__(self) -> str:
         return f"{self.kind} run {self.pk} ({self.status})"
@@ -107,33 +114,20 @@ class RunMetric(models.Model):
         return f"{self.kind} metrics of run {self.run_id} at step {self.step}"
 
 
-class ScoringJob(models.Model):
+class ScoringJob(JobState):
     """Scoring a project's candidates with one reward model, on the `gpu` queue.
 
-    It has the run fields the claim/heartbeat/requeue machinery needs (`rewardtrain/runs/jobs.py`); progress
+    It has the run fields the claim/heartbeat/requeue machinery needs (`rewardtrain/jobs.py`); progress
     is `scored` of `total` candidates. Scores are for admins: labelers never see them.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="scoring_jobs")
     reward_model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="scoring_jobs")
     batch_size = models.PositiveIntegerField(default=32)
-    status = models.CharField(max_length=16, choices=RunStatus.choices, default=RunStatus.QUEUED)
-    cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
-    worker = models.CharField(max_length=200, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     total = models.PositiveIntegerField(default=0, help_text="Candidates without a score when the job began.")
     scored = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"scoring job {self.pk} with model {self.reward_model_id} ({self.status})"

@@ -18,7 +18,7 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Candidate, Project
 from labeling.services.errors import FieldError, conflict, invalid
-from rewardtrain.jobs import HEARTBEAT_STALE, claim_job
+from rewardtrain.jobs import claim_job, request_cancel, stale_job_ids
 from rewardtrain.runs.models import CandidateScore, ModelKind, RegisteredModel, RunStatus, ScoringJob
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
@@ -66,15 +66,7 @@ def scoring_job_create(
 @transaction.atomic
 def scoring_job_cancel(*, job: ScoringJob) -> ScoringJob:
     """A queued job is cancelled at once; a running one stops after its current batch."""
-    job = ScoringJob.objects.select_for_update().get(pk=job.pk)
-    if job.status in FINISHED:
-        raise conflict(f"Scoring job {job.pk} already {job.status}.")
-    job.cancel_requested = True
-    fields = ["cancel_requested"]
-    if job.status == RunStatus.QUEUED:
-        job.status, job.finished_at = RunStatus.CANCELLED, timezone.now()
-        fields += ["status", "finished_at"]
-    job.save(update_fields=fields)
+    job = request_cancel(ScoringJob, job.pk, "Scoring job")
     audit_record(AuditAction.SCORING_CANCEL, project=job.project, target=job, details={"status": job.status})
     return job
 
@@ -160,11 +152,7 @@ def scoring_jobs_requeue_stale() -> list[int]:
     """Queue again the scoring jobs whose worker stopped reporting."""
     from rewardtrain.runs.tasks import gpu_score_candidates
 
-    stale = list(
-        ScoringJob.objects.filter(
-            status=RunStatus.RUNNING, heartbeat_at__lt=timezone.now() - HEARTBEAT_STALE
-        ).values_list("pk", flat=True)
-    )
+    stale = stale_job_ids(ScoringJob)
     for job_id in stale:
         gpu_score_candidates.delay(job_id)
     return stale

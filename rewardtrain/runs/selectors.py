@@ -3,7 +3,7 @@
 from typing import Any
 
 from labeling.models import Project
-from labeling.services.errors import not_found
+from rewardtrain.jobs import job_in_project
 from rewardtrain.runs.models import TrainingRun
 
 
@@ -26,11 +26,6 @@ def run_lineage(run: TrainingRun) -> dict[str, Any]:
 
 
 def get_run(project: Project, run_id: int) -> TrainingRun:
-    run = (
-        TrainingRun.objects.select_related("snapshot", "base_model")
-        .filter(pk=run_id, project=project)
-        .first()
+    return job_in_project(
+        TrainingRun.objects.select_related("snapshot", "base_model"), project, run_id, "Run"
     )
-    if run is None:
-        raise not_found(f"Run {run_id} does not exist in this project.")
-    return run

@@ -22,7 +22,7 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
-from rewardtrain.jobs import HEARTBEAT_STALE, claim_job
+from rewardtrain.jobs import claim_job, request_cancel, stale_job_ids
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, RunStatus, TrainingRun
 from rewardtrain.services.snapshots import snapshot_dir
@@ -174,15 +174,7 @@ def training_run_create(
 @transaction.atomic
 def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     """Ask a run to stop. A queued run is cancelled at once; a running one stops after its current step."""
-    run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-    if run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED):
-        raise conflict(f"Run {run.pk} already {run.status}.")
-    run.cancel_requested = True
-    fields = ["cancel_requested"]
-    if run.status == RunStatus.QUEUED:
-        run.status, run.finished_at = RunStatus.CANCELLED, timezone.now()
-        fields += ["status", "finished_at"]
-    run.save(update_fields=fields)
+    run = request_cancel(TrainingRun, run.pk, "Run")
     audit_record(AuditAction.RUN_CANCEL, project=run.project, target=run, details={"status": run.status})
     return run
 
@@ -280,11 +272,7 @@ def training_runs_requeue_stale() -> list[int]:
     """Queue again the runs whose worker stopped reporting (a host that died never rejects its message)."""
     from rewardtrain.runs.tasks import gpu_train_run
 
-    stale = list(
-        TrainingRun.objects.filter(
-            status=RunStatus.RUNNING, heartbeat_at__lt=timezone.now() - HEARTBEAT_STALE
-        ).values_list("pk", flat=True)
-    )
+    stale = stale_job_ids(TrainingRun)
     for run_id in stale:
         gpu_train_run.delay(run_id)
     return stale

@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState } from "react";
-import { api, ApiError, Assignment, uuid } from "../api";
+import { api, ApiError, Assignment } from "../api";
+import { readDraft, useDraft } from "../draft";
 import { Markdown } from "../markdown";
 import { insertAt, pollDelay, POLL_GIVE_UP_MS, Suggestion, suggestionNote } from "../suggestion";
-import { Conversation, Kbd, Outcome, sendSubmission, typing } from "./Work";
+import { DraftNote, useSubmission } from "../taskParts";
+import { Conversation, Kbd, Outcome, typing } from "./Work";
 
 interface DraftPayload {
   text: string;
@@ -18,27 +20,26 @@ interface Props {
   submitPath?: string;
 }
 
-const SERVER_SAVE_MS = 800;
+const parseDraft = (raw: unknown): DraftPayload | null =>
+  raw && typeof (raw as DraftPayload).text === "string" ? (raw as DraftPayload) : null;
 
 export function DemonstrationTask({ assignment, onDone, paused, initialText, submitPath }: Props) {
   const revising = initialText !== undefined;
   const storageKey = `annotate:draft:${assignment.id}${revising ? ":revise" : ""}`;
-  const [text, setText] = useState<string>(() => {
-    if (revising) return initialText;
-    try {
-      return (JSON.parse(localStorage.getItem(storageKey) || "null") as DraftPayload | null)?.text ?? "";
-    } catch {
-      return "";
-    }
+  const [text, setText] = useState<string>(() =>
+    revising ? initialText : (readDraft(storageKey, parseDraft)?.text ?? ""),
+  );
+  // Revising keeps its draft in this browser only: the server's draft belongs to the open assignment.
+  const draft = useDraft<DraftPayload>({
+    assignmentId: assignment.id,
+    storageKey,
+    parse: parseDraft,
+    onRestore: (p) => setText(p.text),
+    serverSync: !revising,
+    savingLabel: "saving…",
   });
-  const [serverState, setServerState] = useState("");
-  const [errors, setErrors] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
+  const { busy, errors, setErrors, send } = useSubmission(storageKey, onDone);
   const editor = useRef<HTMLTextAreaElement>(null);
-  const started = useRef(performance.now());
-  const clientId = useRef(uuid());
-  const timer = useRef<number | undefined>(undefined);
-  const dirty = useRef(false);
   // The model suggestion asked for (ctrl+.); the server measures the edit distance from its own copy of it.
   const [suggestion, setSuggestion] = useState<Suggestion | null>(null);
   const [suggestError, setSuggestError] = useState("");
@@ -51,45 +52,14 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
     };
   }, []);
 
-  // On open: the server's draft wins when it is newer than this browser's copy (another browser, cleared storage).
   useEffect(() => {
-    let cancelled = false;
-    if (revising) return;
-    api<{ payload: DraftPayload; updated_at: string }>("GET", `/api/assignments/${assignment.id}/draft/`).then(
-      (d) => {
-        if (cancelled || dirty.current) return;
-        const local = JSON.parse(localStorage.getItem(storageKey) || "null") as DraftPayload | null;
-        if (d.payload?.text != null && (!local || (d.payload.savedAt ?? 0) > (local.savedAt ?? 0))) {
-          setText(d.payload.text);
-        }
-        setServerState("draft restored from the server");
-      },
-      () => undefined,
-    );
     editor.current?.focus();
-    return () => {
-      cancelled = true;
-    };
   }, [assignment.id, storageKey, revising]);
 
   const change = (value: string) => {
-    dirty.current = true;
     setText(value);
-    const payload: DraftPayload = { text: value, savedAt: Date.now() };
-    localStorage.setItem(storageKey, JSON.stringify(payload));
-    window.clearTimeout(timer.current);
-    if (revising) return;
-    setServerState("saving…");
-    timer.current = window.setTimeout(async () => {
-      try {
-        await api("PUT", `/api/assignments/${assignment.id}/draft/`, { payload });
-        setServerState(`saved to the server at ${new Date().toLocaleTimeString()}`);
-      } catch (e) {
-        setServerState("not saved to the server (kept in this browser): " + (e instanceof Error ? e.message : e));
-      }
-    }, SERVER_SAVE_MS);
+    draft.save({ text: value });
   };
-  useEffect(() => () => window.clearTimeout(timer.current), []);
 
   const latest = useRef(text); // the text as it is when a suggestion arrives, not when it was asked for
   latest.current = text;
@@ -132,19 +102,12 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
       setErrors(["Write the ideal answer first."]);
       return;
     }
-    setBusy(true);
-    setErrors([]);
-    window.clearTimeout(timer.current);
-    const result = await sendSubmission(submitPath ?? `/api/assignments/${assignment.id}/submit/`, {
-      client_id: clientId.current,
-      seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
+    draft.cancel();
+    await send(submitPath ?? `/api/assignments/${assignment.id}/submit/`, {
       guideline_version: assignment.guideline?.version,
       text,
       ...(suggestion?.status === "done" ? { suggestion_id: suggestion.id } : {}),
-    }, storageKey);
-    setBusy(false);
-    if ("outcome" in result) onDone(result.outcome);
-    else setErrors(result.errors);
+    });
   };
 
   useEffect(() => {
@@ -181,9 +144,7 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
             rows={16}
             placeholder="Write the answer the assistant should have given…"
           />
-          <p className="muted small" data-testid="draft-state">
-            Draft kept in this browser; {serverState || "not yet saved to the server"}.
-          </p>
+          <DraftNote serverState={draft.serverState} />
         </div>
         <div className="card preview">
           <h3>Preview</h3>

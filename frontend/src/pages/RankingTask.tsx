@@ -1,8 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Assignment, Guideline, uuid } from "../api";
+import { Assignment, Guideline } from "../api";
 import { Markdown } from "../markdown";
 import * as R from "../ranking";
-import { Conversation, Kbd, Outcome, sendSubmission, typing } from "./Work";
+import { ErrorList, useSubmission } from "../taskParts";
+import { Conversation, Kbd, Outcome, typing } from "./Work";
 
 const LETTERS = "ABCDEFGHI";
 
@@ -34,10 +35,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
   });
   const [flagPicker, setFlagPicker] = useState(false);
   const [unrankable, setUnrankable] = useState<string | null>(null);
-  const [errors, setErrors] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
-  const started = useRef(performance.now());
-  const clientId = useRef(uuid());
+  const { busy, errors, setErrors, send } = useSubmission(storageKey, onDone);
   const dragged = useRef<number | null>(null);
   const scale = guideline.rating_scale;
   const { min, max } = R.scaleBounds(scale);
@@ -50,11 +48,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
 
   const submit = async (reason?: string) => {
     if (busy) return;
-    const body: Record<string, unknown> = {
-      client_id: clientId.current,
-      seconds_spent: Math.round((performance.now() - started.current) / 100) / 10,
-      guideline_version: guideline.version,
-    };
+    const body: Record<string, unknown> = { guideline_version: guideline.version };
     if (reason) body.unrankable_reason = reason;
     else {
       const problems = R.validate(state, scale, flagKeys);
@@ -64,12 +58,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
       }
       Object.assign(body, R.toPayload(state));
     }
-    setBusy(true);
-    setErrors([]);
-    const result = await sendSubmission(submitPath ?? `/api/assignments/${assignment.id}/submit/`, body, storageKey);
-    setBusy(false);
-    if ("outcome" in result) onDone(result.outcome);
-    else setErrors(result.errors);
+    await send(submitPath ?? `/api/assignments/${assignment.id}/submit/`, body);
   };
 
   useEffect(() => {
@@ -224,15 +213,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
               </li>
             </ul>
           </div>
-          {errors.length > 0 && (
-            <div className="error" role="alert">
-              <ul>
-                {errors.map((m, i) => (
-                  <li key={i}>{m}</li>
-                ))}
-              </ul>
-            </div>
-          )}
+          <ErrorList errors={errors} />
           <button className="primary" disabled={busy} onClick={() => submit()}>
             Submit ranking <Kbd>Enter</Kbd>
           </button>

@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from labeling.services.errors import ServiceError
 from labeling.tests.factories import make_project, make_user
+from rewardtrain.jobs import HEARTBEAT_STALE
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
@@ -81,7 +82,7 @@ def test_dpo_run_cancelled_then_resumed_from_its_checkpoint(setup, monkeypatch):
     TrainingRun.objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING,
         cancel_requested=False,
-        heartbeat_at=run.created_at - services.HEARTBEAT_STALE,
+        heartbeat_at=run.created_at - HEARTBEAT_STALE,
     )
     done = services.training_run_execute(run_id=run.pk, worker="b")
     assert done.status == RunStatus.SUCCEEDED, done.error

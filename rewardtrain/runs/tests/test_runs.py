@@ -1,18 +1,15 @@
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.db.models import Max
 from rest_framework.test import APIClient
 
+from annotate.tests.live import process_env, start_worker, stop
 from labeling.models import Role
 from labeling.services.errors import ServiceError
 from labeling.tests.factories import add_member, make_project, make_user
+from rewardtrain.jobs import HEARTBEAT_STALE
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
@@ -20,8 +17,6 @@ from rewardtrain.runs.selectors import run_lineage
 from rewardtrain.services.snapshots import snapshot_dir
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
-
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -113,7 +108,7 @@ def test_duplicate_delivery_does_not_train_twice_but_a_dead_worker_is_replaced(s
     run = _run(setup, max_steps=1)
     assert services._claim(run.pk, "worker-a") is not None
     assert services._claim(run.pk, "worker-b") is None  # the same message delivered again
-    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=run.created_at - services.HEARTBEAT_STALE)
+    TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=run.created_at - HEARTBEAT_STALE)
     again = services._claim(run.pk, "worker-b")
     assert again is not None and again.attempts == 2 and again.worker == "worker-b"
 
@@ -164,39 +159,13 @@ def test_api_is_for_project_admins(setup):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gpu_worker_runs_a_job_end_to_end_and_a_cancel_stops_it(setup, media):
+def test_gpu_worker_runs_a_job_end_to_end_and_a_cancel_stops_it(setup, media, tmp_path):
     """A real Celery worker on the `gpu` queue (real Redis) trains from a snapshot to a registered model."""
     from annotate.celery import app
 
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "annotate.settings_test",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_MEDIA_ROOT": str(media),
-    }
     app.control.purge()
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "annotate",
-            "worker",
-            "-Q",
-            "gpu",
-            "--pool",
-            "solo",
-            "-l",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    log = tmp_path / "worker.log"
+    worker = start_worker("gpu", process_env(DJANGO_MEDIA_ROOT=str(media)), log)
     try:
         run = _run(setup, max_steps=2, batch_size=2)  # queued on commit, picked up by the worker
         long_run = _run(setup, max_steps=500, batch_size=2)
@@ -220,8 +189,8 @@ def test_gpu_worker_runs_a_job_end_to_end_and_a_cancel_stops_it(setup, media):
         # It stopped within one step of the request: the step in flight when it came, and no other.
         assert long_run.step <= cancelled_at + 1
     finally:
-        worker.terminate()
-        output = worker.communicate(timeout=30)[0].decode(errors="replace")
+        stop(worker)
+    output = log.read_text(errors="replace")
     assert "Traceback" not in output, output
 
 
