@@ -264,18 +264,19 @@ class SkipSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class RankingSerializer(serializers.ModelSerializer):
+# The fields every stored annotation shows first, whatever its kind.
+ANNOTATION_FIELDS = ["id", "task", "assignment", "user", "client_id", "guideline_version"]
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
     guideline_version = serializers.IntegerField(source="guideline.version", read_only=True)
 
+
+class RankingSerializer(AnnotationSerializer):
     class Meta:
         model = Ranking
         fields = [
-            "id",
-            "task",
-            "assignment",
-            "user",
-            "client_id",
-            "guideline_version",
+            *ANNOTATION_FIELDS,
             "tiers",
             "ratings",
             "flags",
@@ -287,19 +288,13 @@ class RankingSerializer(serializers.ModelSerializer):
         ]
 
 
-class DemonstrationSerializer(serializers.ModelSerializer):
-    guideline_version = serializers.IntegerField(source="guideline.version", read_only=True)
+class DemonstrationSerializer(AnnotationSerializer):
     messages = serializers.JSONField(source="task.prompt.messages", read_only=True)
 
     class Meta:
         model = Demonstration
         fields = [
-            "id",
-            "task",
-            "assignment",
-            "user",
-            "client_id",
-            "guideline_version",
+            *ANNOTATION_FIELDS,
             "messages",
             "text",
             "review_status",
@@ -312,18 +307,11 @@ class DemonstrationSerializer(serializers.ModelSerializer):
         ]
 
 
-class DialogueSerializer(serializers.ModelSerializer):
-    guideline_version = serializers.IntegerField(source="guideline.version", read_only=True)
-
+class DialogueSerializer(AnnotationSerializer):
     class Meta:
         model = Dialogue
         fields = [
-            "id",
-            "task",
-            "assignment",
-            "user",
-            "client_id",
-            "guideline_version",
+            *ANNOTATION_FIELDS,
             "messages",
             "review_status",
             "seconds_spent",
