@@ -1,7 +1,8 @@
 """Reads shared by views, services and dashboards."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.models import Assignment, AssignmentStatus, Guideline, Project, TaskStatus
@@ -34,6 +35,26 @@ def guideline_current(project: Project) -> Guideline:
 
 def assignments_for_user(user: AbstractBaseUser) -> QuerySet[Assignment]:
     return Assignment.objects.filter(user=user).select_related("task", "task__prompt", "guideline")
+
+
+def with_review_outcome(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """Annotate each assignment with its demonstration's or dialogue's `review_status` and the latest review's
+    `review_decision`, `review_comment` and `reviewed_at` (None where there is none), as subqueries of the same
+    query so a page of history costs one query whatever its length. The reviewer is left out on purpose."""
+    from labeling.models import Demonstration, Dialogue, Review
+
+    def status_of(model) -> Subquery:
+        return Subquery(model.objects.filter(assignment_id=OuterRef("pk")).values("review_status")[:1])
+
+    latest = Review.objects.filter(
+        Q(demonstration__assignment_id=OuterRef("pk")) | Q(dialogue__assignment_id=OuterRef("pk"))
+    ).order_by("-id")
+    return assignments.annotate(
+        review_status=Coalesce(status_of(Demonstration), status_of(Dialogue)),
+        review_decision=Subquery(latest.values("decision")[:1]),
+        review_comment=Subquery(latest.values("comment")[:1]),
+        reviewed_at=Subquery(latest.values("created_at")[:1]),
+    )
 
 
 def project_task_counts(project: Project) -> dict[str, int]:

@@ -1,11 +1,13 @@
 """Serializers validate request shapes and shape responses; the services do the rest."""
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import (
     ApiToken,
     Assignment,
+    AssignmentStatus,
     Demonstration,
     Dialogue,
     Guideline,
@@ -16,7 +18,9 @@ from labeling.models import (
     Review,
     Role,
     Task,
+    TaskStatus,
 )
+from labeling.services.revisions import REVISABLE_KINDS
 
 User = get_user_model()
 
@@ -239,6 +243,46 @@ class AssignmentBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = Assignment
         fields = ["id", "status", "kind", "project_id", "task_id", "leased_at", "expires_at", "finished_at"]
+
+
+class ReviewOutcomeSerializer(serializers.Serializer):
+    """The latest review of the labeler's own work, without the reviewer."""
+
+    decision = serializers.CharField()
+    comment = serializers.CharField()
+    reviewed_at = serializers.DateTimeField()
+
+
+class AssignmentHistorySerializer(AssignmentBriefSerializer):
+    """A row of the user's history: for demonstrations and dialogues, the review status and latest review
+    (null otherwise; needs `selectors.with_review_outcome`), and whether the work can still be revised."""
+
+    review_status = serializers.CharField(allow_null=True, read_only=True)
+    review = serializers.SerializerMethodField()
+    can_revise = serializers.SerializerMethodField()
+
+    class Meta(AssignmentBriefSerializer.Meta):
+        fields = [*AssignmentBriefSerializer.Meta.fields, "review_status", "review", "can_revise"]
+
+    @extend_schema_field(ReviewOutcomeSerializer(allow_null=True))
+    def get_review(self, assignment: Assignment) -> dict | None:
+        if assignment.review_decision is None:
+            return None
+        return ReviewOutcomeSerializer(
+            {
+                "decision": assignment.review_decision,
+                "comment": assignment.review_comment,
+                "reviewed_at": assignment.reviewed_at,
+            }
+        ).data
+
+    def get_can_revise(self, assignment: Assignment) -> bool:
+        # The same conditions the revise service checks, so the UI offers the link only where it works.
+        return (
+            assignment.status == AssignmentStatus.SUBMITTED
+            and assignment.task.kind in REVISABLE_KINDS
+            and assignment.task.status == TaskStatus.OPEN
+        )
 
 
 class SubmitSerializer(serializers.Serializer):

@@ -31,6 +31,7 @@ _KINDS = {
     TaskKind.DEMONSTRATION: (Demonstration, _demonstration_fields),
     TaskKind.DIALOGUE: (Dialogue, _dialogue_fields),
 }
+REVISABLE_KINDS = frozenset(_KINDS)
 _AUDIT_EXCLUDE = ["id", "task", "assignment", "user", "client_id", "created_at"]
 
 

@@ -101,7 +101,7 @@ def world():
         user=bob, assignment_id=lease.pk, client_id=new_client_id(), text=hostile("demonstration text")
     )
     RegisteredModel.objects.create(project=project, name=hostile("model name"), kind="base", path="org/m")
-    return {"project": project, "admin": admin, "evil": evil}
+    return {"project": project, "admin": admin, "evil": evil, "bob": bob}
 
 
 class Browser:
@@ -199,5 +199,13 @@ def test_hostile_text_is_shown_as_text_everywhere(world, live_server, browser):
     combos += admin.visit(f"/projects/{pid}/settings", [], expect_text=False)
     admin.context.close()
     assert Review.objects.filter(decision="reject", comment=hostile("review comment")).exists()
+
+    # The labeler whose demonstration was rejected reads the comment on their history, as text.
+    author = Browser(browser, live_server.url, world["bob"].username)
+    combos += author.visit("/history", ["review comment"])
+    rejected = author.page.locator("tr", has=author.page.locator(".badge.review-rejected"))
+    assert rejected.count() == 1 and "@review comment" in rejected.locator(".review-comment").inner_text()
+    assert rejected.get_by_role("link", name="Revise").count() == 1  # the rejection reopened its task
+    author.context.close()
     print(f"\nstored XSS: {combos} payload x place combinations, none ran")
     assert combos >= 80

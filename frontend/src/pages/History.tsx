@@ -1,21 +1,12 @@
 import { useEffect, useState } from "react";
 import { api } from "../api";
+import { type HistoryRow, reviewNote } from "../history";
 import { Link } from "../router";
 
-interface Brief {
-  id: number;
-  status: string;
-  kind: string;
-  project_id: number;
-  task_id: number;
-  leased_at: string;
-  finished_at: string | null;
-}
-
 export function HistoryPage() {
-  const [rows, setRows] = useState<Brief[] | null>(null);
+  const [rows, setRows] = useState<HistoryRow[] | null>(null);
   useEffect(() => {
-    api<{ results: Brief[] }>("GET", "/api/assignments/").then((d) => setRows(d.results));
+    api<{ results: HistoryRow[] }>("GET", "/api/assignments/").then((d) => setRows(d.results));
   }, []);
   if (!rows) return <p>Loading…</p>;
   return (
@@ -29,26 +20,33 @@ export function HistoryPage() {
             <th>Project</th>
             <th>Task</th>
             <th>Status</th>
+            <th>Review</th>
             <th>Finished</th>
             <th />
           </tr>
         </thead>
         <tbody>
-          {rows.map((r) => (
-            <tr key={r.id}>
-              <td>{r.id}</td>
-              <td>{r.kind}</td>
-              <td>{r.project_id}</td>
-              <td>{r.task_id}</td>
-              <td>
-                <span className={"badge " + r.status}>{r.status}</span>
-              </td>
-              <td>{r.finished_at ? new Date(r.finished_at).toLocaleString() : "—"}</td>
-              <td>
-                {r.status === "submitted" && r.kind !== "prompt" && <Link to={`/revise/${r.id}`}>Revise</Link>}
-              </td>
-            </tr>
-          ))}
+          {rows.map((r) => {
+            const note = reviewNote(r);
+            return (
+              <tr key={r.id} data-assignment={r.id}>
+                <td>{r.id}</td>
+                <td>{r.kind}</td>
+                <td>{r.project_id}</td>
+                <td>{r.task_id}</td>
+                <td>
+                  <span className={"badge " + r.status}>{r.status}</span>
+                </td>
+                <td>
+                  {note ? <span className={"badge review-" + note.tone}>{note.label}</span> : "—"}
+                  {/* The reviewer's comment is plain text: a React text node, never parsed as HTML or markdown. */}
+                  {note?.comment && <p className="review-comment">{note.comment}</p>}
+                </td>
+                <td>{r.finished_at ? new Date(r.finished_at).toLocaleString() : "—"}</td>
+                <td>{r.can_revise && <Link to={`/revise/${r.id}`}>Revise</Link>}</td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </section>

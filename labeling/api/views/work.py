@@ -11,7 +11,7 @@ from labeling.api import serializers as s
 from labeling.api.payloads import assignment_payload, ranking_payload
 from labeling.api.permissions import Authenticated, ProjectRole
 from labeling.models import AssignmentStatus, Role, TaskKind
-from labeling.selectors import assignments_for_user
+from labeling.selectors import assignments_for_user, with_review_outcome
 from labeling.services import assignment as assignment_service
 from labeling.services import submission
 from labeling.services.errors import FieldError, invalid
@@ -59,10 +59,11 @@ class MyAssignmentsMixin:
 
 
 class AssignmentListView(MyAssignmentsMixin, generics.ListAPIView):
-    """The user's own assignments, newest first (`?status=` filters)."""
+    """The user's own assignments, newest first (`?status=` filters), each demonstration and dialogue with its
+    review status and latest review (decision, comment, time; never the reviewer)."""
 
     permission_classes = [Authenticated]
-    serializer_class = s.AssignmentBriefSerializer
+    serializer_class = s.AssignmentHistorySerializer
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -71,7 +72,7 @@ class AssignmentListView(MyAssignmentsMixin, generics.ListAPIView):
             raise invalid(
                 "Invalid filter", FieldError(f"one of {', '.join(AssignmentStatus.values)}", "status")
             )
-        return queryset.filter(status=wanted) if wanted else queryset
+        return with_review_outcome(queryset.filter(status=wanted) if wanted else queryset)
 
 
 class AssignmentDetailView(MyAssignmentsMixin, APIView):
