@@ -78,23 +78,10 @@ def start_server(
     port: int, workers: int, threads: int, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
     """gunicorn (gthread workers) on the database of DATABASE_URL; returns once /healthz answers."""
+    from annotate.serving import gunicorn_command
+
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "annotate.wsgi",
-            "-c",
-            "python:annotate.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, workers=workers, threads=threads),
         cwd=ROOT,
         env={**os.environ, **(env or {})},
     )

@@ -17,16 +17,14 @@ demonstration editor and the admin dashboard. The last line is a JSON object.
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import requests
+from benchlib import free_port, percentile, setup_django, start_server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,18 +77,6 @@ SUBMIT_NEXT_JS = """
 """
 
 
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))]
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotate.settings")
-    import django
-
-    django.setup()
-
-
 def seed() -> dict:
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -127,41 +113,6 @@ def seed() -> dict:
     return {"project": project.pk, "admin": users["admin"].username, "labeler": users["labeler"].username}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, env: dict) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "annotate.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(100):
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-            return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def sign_in(page, url: str, username: str) -> None:
     page.goto(url + "/")
     page.fill("input[name=username]", username)
@@ -192,7 +143,7 @@ def main() -> None:
     world = seed()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = start_server(port, os.environ.copy())
+    server = start_server(port, workers=2, threads=4)
     from playwright.sync_api import sync_playwright
 
     try:

@@ -7,7 +7,7 @@ prompt. Nothing is held beyond one batch (plus the set of prompt ids the writers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -128,6 +128,25 @@ def _flagged(row: RankingRow, cid: int, flags: set[str]) -> bool:
     return bool(flags) and bool(flags.intersection(row.flags.get(str(cid), ())))
 
 
+def _pair_record(
+    base: dict[str, Any],
+    pair: Any,
+    texts: dict[int, str],
+    answer: Callable[[str], Any],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    """One chosen/rejected record: the prompt fields, the two answers and the pair's margin, then `extra`."""
+    return {
+        **base,
+        "chosen": answer(texts[pair.chosen]),
+        "rejected": answer(texts[pair.rejected]),
+        "margin": float(pair.margin),
+        "chosen_id": pair.chosen,
+        "rejected_id": pair.rejected,
+        **extra,
+    }
+
+
 def pairwise_records(
     project_id: int, params: SnapshotParams, excluded_users: set[int], excluded: Excluded
 ) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -150,40 +169,20 @@ def pairwise_records(
                     if any(_flagged(r, pair.chosen, flags) for r in rows):
                         excluded.add("flagged_pairs")
                         continue
-                    yield (
-                        split,
-                        {
-                            **base,
-                            "chosen": answer(texts[pair.chosen]),
-                            "rejected": answer(texts[pair.rejected]),
-                            "margin": float(pair.margin),
-                            "chosen_id": pair.chosen,
-                            "rejected_id": pair.rejected,
-                            "votes": pair.votes,
-                            "labelers": pair.labelers,
-                            "guideline_version": version,
-                        },
-                    )
+                    extra = {"votes": pair.votes, "labelers": pair.labelers, "guideline_version": version}
+                    yield split, _pair_record(base, pair, texts, answer, extra)
                 continue
             for row in rows:
                 for pair in pairs_from_tiers(row.tiers):
                     if _flagged(row, pair.chosen, flags):
                         excluded.add("flagged_pairs")
                         continue
-                    yield (
-                        split,
-                        {
-                            **base,
-                            "chosen": answer(texts[pair.chosen]),
-                            "rejected": answer(texts[pair.rejected]),
-                            "margin": float(pair.margin),
-                            "chosen_id": pair.chosen,
-                            "rejected_id": pair.rejected,
-                            "ranking_id": row.id,
-                            "labeler_id": row.user_id,
-                            "guideline_version": row.guideline_version,
-                        },
-                    )
+                    extra = {
+                        "ranking_id": row.id,
+                        "labeler_id": row.user_id,
+                        "guideline_version": row.guideline_version,
+                    }
+                    yield split, _pair_record(base, pair, texts, answer, extra)
 
 
 def _without_flagged(tiers: list[list[int]], drop: set[int]) -> list[list[int]]:

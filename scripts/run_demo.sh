@@ -12,4 +12,4 @@ echo
 echo "  Annotate is running at http://127.0.0.1:${PORT}/  (API docs: /api/docs/, admin: /admin/)"
 echo "  Worker log: var/log/worker.log. The logins are printed above. Ctrl-C stops everything."
 echo
-.venv/bin/gunicorn annotate.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --access-logfile -
+.venv/bin/gunicorn annotate.wsgi -c python:annotate.gunicorn_conf --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 --access-logfile -

@@ -18,6 +18,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
+from annotate.serving import gunicorn_command
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,22 +75,7 @@ def start_worker(queue: str, env: dict[str, str], log: Path) -> subprocess.Popen
 def start_gunicorn(env: dict[str, str], workers: int = 2, threads: int = 4) -> tuple[subprocess.Popen, str]:
     port = free_port()
     server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "annotate.wsgi",
-            "-c",
-            "python:annotate.gunicorn_conf",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread",
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, workers=workers, threads=threads),
         cwd=ROOT,
         env=env,
         start_new_session=True,

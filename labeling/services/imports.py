@@ -7,7 +7,6 @@ prompt already exists with the same conversation (and, for ranking items, the sa
 
 import csv
 import io
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from labeling.models import (
 )
 from labeling.services.conversations import MAX_MESSAGE_CHARS, as_conversation, conversation_errors
 from labeling.services.errors import FieldError, ValidationFailed, invalid
+from labeling.services.jsonl import json_lines
 
 MAX_REPORTED_ERRORS = 200
 MAX_EXTERNAL_ID = 200
@@ -155,19 +155,7 @@ def _common_fields(obj: dict, line: int, errors: _Errors) -> ImportRecord | None
 
 
 def _jsonl_objects(text: str, errors: _Errors) -> list[tuple[int, dict]]:
-    objects = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            errors.add(number, f"is not valid JSON: {exc.msg} at column {exc.colno}")
-            continue
-        if not isinstance(obj, dict):
-            errors.add(number, "must be a JSON object")
-            continue
-        objects.append((number, obj))
+    objects = list(json_lines(text, errors))
     _check_count(len(objects))
     return objects
 

@@ -2,30 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
+from labeling.services.jsonl import json_lines
 from rewardtrain.formats.hh_rlhf import split_hh_record
 from rewardtrain.importers import LineErrors, PreferenceItem, message_problems
 
 FORMATS = ("hh", "trl", "oasst")
-
-
-def json_lines(text: str, errors: LineErrors) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            errors.add(number, f"is not valid JSON: {exc.msg} at column {exc.colno}")
-            continue
-        if not isinstance(obj, dict):
-            errors.add(number, "must be a JSON object")
-            continue
-        yield number, obj
 
 
 def _pair(
