@@ -32,9 +32,9 @@ frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SR
 frontend: frontend/dist/index.html
 
 demo: setup frontend
-	$(PY) manage.py migrate --noinput -v0
+	source scripts/demo_env.sh && $(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
-	$(PY) manage.py seed_demo
+	source scripts/demo_env.sh && $(PY) manage.py seed_demo
 	./scripts/run_demo.sh
 
 services:

@@ -5,12 +5,16 @@ machine. `DATABASE_URL` and `CELERY_BROKER_URL` point it at PostgreSQL and Redis
 turns on the strict settings and refuses to start without an explicit `DJANGO_SECRET_KEY`.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from annotate.model_roots import parse_model_roots
+from annotate.storage_url import default_storage_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ANNOTATE_VAR_DIR", BASE_DIR / "var"))
@@ -143,8 +147,16 @@ STATICFILES_DIRS = [FRONTEND_DIST]
 SILENCED_SYSTEM_CHECKS = ["staticfiles.W004"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
+# Model roots (`annotate/model_roots.py`): the only directories project admins may register models from.
+ANNOTATE_MODEL_ROOTS = parse_model_roots(os.environ.get("ANNOTATE_MODEL_ROOTS"))
+# Inference endpoints (`rewardtrain/generation/endpoints.py`): name -> OpenAI-compatible server, as JSON here or
+# in the file named by ANNOTATE_INFERENCE_ENDPOINTS_FILE; project admins pick one by name. Checked at start.
+ANNOTATE_INFERENCE_ENDPOINTS = os.environ.get("ANNOTATE_INFERENCE_ENDPOINTS", "")
+ANNOTATE_INFERENCE_ENDPOINTS_FILE = os.environ.get("ANNOTATE_INFERENCE_ENDPOINTS_FILE", "")
+# Every file the app writes or reads (`annotate/storage.py`): MEDIA_ROOT, or an S3-compatible store when
+# ANNOTATE_STORAGE_URL=s3://bucket/prefix (endpoint and credentials: `annotate/storage_url.py`).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_setting(os.environ.get("ANNOTATE_STORAGE_URL"), os.environ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
@@ -165,6 +177,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
+    # One JSON parser for the whole API: depth, size and text limits (labeling/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
@@ -194,9 +212,11 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "celery-broker"
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (_broker_dir / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # kombu's default control folder is ./control in whatever directory the process started in
+        "control_folder": str(_broker_dir / "control"),
         "data_folder_in": str(_broker_dir / "in"),
         "data_folder_out": str(_broker_dir / "in"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -241,13 +261,27 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_FAILURE_VIEW = "annotate.security.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
-# Sign-in: this many failed passwords for one username (or from one address) within the lockout period lock
-# it out for that period (429 with Retry-After). Counted in the database, so shared by every worker.
-LOGIN_MAX_FAILURES_PER_USERNAME = int(os.environ.get("ANNOTATE_LOGIN_MAX_FAILURES", "5"))
-LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("ANNOTATE_LOGIN_MAX_FAILURES_PER_IP", "20"))
+# Sign-in throttle (labeling/auditlog/signin.py), for the API login and the Django admin alike, counted in the
+# database so every worker shares it. Per (username, address): this many failures are free, then each next
+# attempt of the pair waits DELAY_BASE * 2^(failures - free) seconds, at most LOCKOUT seconds; failures are
+# remembered for FAILURE_MEMORY seconds (or until the pair signs in, or staff unlock). Per address, a coarse
+# limit: MAX_FAILURES_PER_IP failures within LOCKOUT seconds lock that address out for LOCKOUT seconds.
+LOGIN_FREE_FAILURES = int(os.environ.get("ANNOTATE_LOGIN_MAX_FAILURES", "5"))
+LOGIN_DELAY_BASE_SECONDS = int(os.environ.get("ANNOTATE_LOGIN_DELAY_BASE_SECONDS", "30"))
 LOGIN_LOCKOUT_SECONDS = int(os.environ.get("ANNOTATE_LOGIN_LOCKOUT_SECONDS", str(15 * 60)))
-# Behind a reverse proxy that sets X-Forwarded-For, the client address is the last entry it added.
-TRUST_X_FORWARDED_FOR = env_bool("ANNOTATE_TRUST_X_FORWARDED_FOR", False)
+LOGIN_FAILURE_MEMORY_SECONDS = int(os.environ.get("ANNOTATE_LOGIN_FAILURE_MEMORY_SECONDS", str(24 * 3600)))
+LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("ANNOTATE_LOGIN_MAX_FAILURES_PER_IP", "20"))
+AUTHENTICATION_BACKENDS = ["labeling.auditlog.backends.ThrottledModelBackend"]
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed: from one of them, the client address is the
+# right-most entry that is not itself a trusted proxy. Empty: REMOTE_ADDR, and the header is ignored.
+TRUSTED_PROXIES = env_list("ANNOTATE_TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(
+            f"ANNOTATE_TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR"
+        ) from _exc
 if PRODUCTION:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -23,3 +23,6 @@ urlpatterns = [
         name="spa",
     ),
 ]
+
+# Under /api/, a request Django refuses before any view runs (a body over the limit) gets the API error shape.
+handler400 = "labeling.api.errors.bad_request"

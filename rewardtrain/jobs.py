@@ -5,8 +5,14 @@ A job row has `status` (queued/running/succeeded/failed/cancelled), `cancel_requ
 `heartbeat_at`, `attempts`, `started_at` and `finished_at`. A worker claims the row under a row lock before it
 works, so a message delivered twice never runs the job twice at once; a running job whose heartbeat is stale
 (its worker died) may be claimed again.
+
+A failed job keeps two texts: `error`, one line for the people who run jobs (project admins: no traceback, no
+server path), and `error_detail`, the traceback, which only site staff are shown (`job_failure`).
 """
 
+import logging
+import re
+import traceback
 from datetime import timedelta
 from typing import TypeVar
 
@@ -21,6 +27,32 @@ HEARTBEAT_STALE = timedelta(minutes=10)
 FINISHED = ("succeeded", "failed", "cancelled")
 
 J = TypeVar("J", bound=models.Model)
+logger = logging.getLogger(__name__)
+ERROR_MAX_CHARS = 200
+# A word that looks like a host path or a URL: starts with / or ~/, or holds two slashes.
+_TOKEN = re.compile(r"""[^\s'"`(),;<>\[\]]+""")
+
+
+def _redact(word: re.Match) -> str:
+    text = word.group(0)
+    return "<path>" if text.startswith(("/", "~/")) or text.count("/") >= 2 else text
+
+
+def error_line(text: str) -> str:
+    """`text` as one short line a project admin may read: its first line, paths and URLs left out."""
+    first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+    line = _TOKEN.sub(_redact, first)
+    return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 1] + "…"
+
+
+def job_failure(exc: BaseException, what: str, summary: str | None = None) -> dict[str, str]:
+    """The `error` and `error_detail` fields of a job that failed with `exc`, and the traceback in the worker's log.
+
+    `what` names the job in the log ("training run 7"); `summary` replaces the exception's own first line."""
+    logger.exception("%s failed", what, exc_info=exc)
+    line = error_line(summary if summary is not None else f"{type(exc).__name__}: {exc}")
+    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return {"error": line, "error_detail": detail}
 
 
 def job_in_project(rows: models.QuerySet[J], project: Project, pk: int, label: str) -> J:

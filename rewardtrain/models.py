@@ -32,7 +32,10 @@ class Snapshot(models.Model):
     status = models.CharField(max_length=16, choices=SnapshotStatus.choices, default=SnapshotStatus.QUEUED)
     params = models.JSONField(default=dict)
     manifest = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="What stopped a failed build, in one line.")
+    error_detail = models.TextField(
+        blank=True, help_text="The traceback of a failed build, for site staff only."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

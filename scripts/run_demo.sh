@@ -2,6 +2,7 @@
 # Start a Celery worker (both queues, with the beat scheduler) and the web server; stop both on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/demo_env.sh
 PORT="${DEMO_PORT:-8000}"
 mkdir -p var/log
 .venv/bin/celery -A annotate worker -Q default,gpu -B --pool solo -l INFO \

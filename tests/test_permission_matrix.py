@@ -1,9 +1,11 @@
-"""Every API route, every method, six kinds of caller: each gets exactly what the expectation table says.
+"""Every API route (and the Django admin's login), every method, seven kinds of caller: each gets exactly what
+the expectation table says.
 
 The routes come from the URL conf, so a route added without a line in `EXPECTED` fails
 `test_every_api_route_has_an_expectation`. Callers: anonymous, a labeler of another project (`outsider`), the
-project's labeler, reviewer and admin (signed in, as the browser is), and a token scoped to another project
-(held by the project's own labeler, who is a member of both). Path parameters are real ids of project A's
+project's labeler, reviewer and admin (signed in, as the browser is), and two tokens held by the project's own
+labeler (who is a member of both projects): one scoped to this project, one scoped to another. A scoped token
+reaches only its own project, and never the token routes. Path parameters are real ids of project A's
 objects, so a refusal is the permission's, never a missing row's. Each call runs in a savepoint that is rolled
 back, so writes by one caller never change what the next one sees.
 
@@ -26,8 +28,18 @@ from rewardtrain.tests.helpers import candidate_ids, demonstrate, demonstration_
 pytestmark = pytest.mark.django_db
 
 METHODS = ("get", "post", "put", "patch", "delete")
-ACTORS = ("anonymous", "outsider", "labeler", "reviewer", "admin", "token_other_project")
-RANK = {"labeler": 1, "reviewer": 2, "admin": 3}
+ACTORS = (
+    "anonymous",
+    "outsider",
+    "labeler",
+    "reviewer",
+    "admin",
+    "token_this_project",
+    "token_other_project",
+)
+TOKENS = ("token_this_project", "token_other_project")
+# The token scoped to this project acts with its holder's role in it.
+RANK = {"labeler": 1, "reviewer": 2, "admin": 3, "token_this_project": 1}
 ALLOWED = "allowed"  # the permission lets the call through: any answer but 401, 403, 404 and 5xx
 
 
@@ -57,7 +69,7 @@ class Rule:
             return ALLOWED if actor == "admin" else 403
         if self.kind == "owner":
             # Only the assignee, and not through a token scoped elsewhere; everyone else is told it does not exist.
-            return ALLOWED if actor == "labeler" else 404
+            return ALLOWED if actor in ("labeler", "token_this_project") else 404
         if actor in ("outsider", "token_other_project"):
             return 404
         if self.kind == "snapshot":
@@ -96,17 +108,24 @@ EXPECTED: dict[str, Rule] = {
     "api-docs": public(),
     "auth-logout": signed_in(),
     "auth-me": signed_in(),
-    # Tokens are made from a session only; a token cannot mint another.
-    "token-list": signed_in(post__token_other_project=403),
+    # Site staff lift sign-in waits.
+    "auth-unlock": Rule("staff"),
+    # The Django admin's sign-in page: open, behind the same sign-in throttle as the API's (test_signin.py).
+    "admin:login": public(),
+    # Tokens are made from a session only; a scoped token cannot even list or revoke them.
+    "token-list": Rule("signed_in", special={(m, t): 403 for m in ("get", "post") for t in TOKENS}),
     # A token belongs to the admin; anybody else's id is unknown to them.
     "token-detail": Rule(
         "signed_in",
-        special={("delete", a): 404 for a in ("outsider", "labeler", "reviewer", "token_other_project")},
+        special={
+            **{("delete", a): 404 for a in ("outsider", "labeler", "reviewer")},
+            **{("delete", t): 403 for t in TOKENS},
+        },
     ),
-    # Every signed-in user lists their own projects; only site staff create one.
+    # Every signed-in user lists their own projects (a scoped token: its own only); only site staff create one.
     "project-list": Rule(
         "signed_in",
-        special={("post", a): 403 for a in ("outsider", "labeler", "reviewer", "token_other_project")},
+        special={("post", a): 403 for a in ("outsider", "labeler", "reviewer", *TOKENS)},
     ),
     "project-detail": project(L, PATCH=A),
     "member-list": project(A),
@@ -146,6 +165,7 @@ EXPECTED: dict[str, Rule] = {
     "snapshot-download-list": project(A),
     # Models, training, generation and scoring: admins. Reward scores and model names never reach labelers.
     "model-list": project(A),
+    "model-root-list": project(A),  # root names only, never host paths
     "run-list": project(A),
     "run-detail": project(A),
     "run-cancel": project(A),
@@ -160,28 +180,41 @@ EXPECTED: dict[str, Rule] = {
     "generation-job-detail": project(A),
     "generation-job-cancel": project(A),
     "generation-job-resume": project(A),
+    # Inference endpoints by name, for choosing one in a generation job (base URLs only for site staff).
+    "inference-endpoint-list": project(A),
 }
 
 
-def api_routes() -> list[tuple[str, str, type]]:
-    """(route, name, view class) of every URL under /api/."""
+# Routes outside /api/ that the table covers, with the methods of their (function) views.
+OTHER_ROUTES = {"admin/login/": ("get", "post")}
 
-    def walk(resolver, prefix: str = ""):
+
+def api_routes() -> list[tuple[str, str, type | tuple[str, ...]]]:
+    """(route, name, view class or methods) of every URL under /api/, and of OTHER_ROUTES."""
+
+    def walk(resolver, prefix: str = "", namespace: str = ""):
         for pattern in resolver.url_patterns:
             if isinstance(pattern, URLResolver):
-                yield from walk(pattern, prefix + str(pattern.pattern))
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                yield from walk(pattern, prefix + str(pattern.pattern), inner)
             elif isinstance(pattern, URLPattern):
-                yield prefix + str(pattern.pattern), pattern.name, pattern.callback
+                name = f"{namespace}{pattern.name}" if pattern.name else pattern.name
+                yield prefix + str(pattern.pattern), name, pattern.callback
 
     found = []
     for route, name, callback in walk(get_resolver()):
         if route.startswith("api/") or route == "api":
             view = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
             found.append((route, name, view))
+        elif route in OTHER_ROUTES:
+            found.append((route, name, OTHER_ROUTES[route]))
+    assert {route for route, _, _ in found} >= set(OTHER_ROUTES), "an entry of OTHER_ROUTES is gone"
     return found
 
 
-def methods_of(view: type) -> list[str]:
+def methods_of(view: type | tuple[str, ...]) -> list[str]:
+    if isinstance(view, tuple):
+        return list(view)
     return [m for m in METHODS if hasattr(view, m)]
 
 
@@ -220,6 +253,7 @@ def world(settings, tmp_path):
     outsider = add_member(project_b, Role.LABELER, user=make_user("matrix-outsider"))
     add_member(project_b, Role.ADMIN, user=labeler)
     _, key_b = api_token_create(user=labeler, name="scoped to B", project=project_b)
+    _, key_a = api_token_create(user=labeler, name="scoped to A", project=project_a)
     admin_token, _ = api_token_create(user=admin, name="admin's")
 
     demonstration = demonstrate(tasks[0], labeler, "A demonstration.")
@@ -274,9 +308,16 @@ def world(settings, tmp_path):
     ):
         clients[name] = APIClient()
         clients[name].force_authenticate(user)
-    clients["token_other_project"] = APIClient()
-    clients["token_other_project"].credentials(HTTP_AUTHORIZATION=f"Token {key_b}")
-    return {"params": params, "by_route": by_route, "clients": clients}
+    for name, key in (("token_this_project", key_a), ("token_other_project", key_b)):
+        clients[name] = APIClient()
+        clients[name].credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return {
+        "params": params,
+        "by_route": by_route,
+        "clients": clients,
+        "projects": (project_a, project_b),
+        "labeler": labeler,
+    }
 
 
 def _dialogue(project, user, guideline):
@@ -346,3 +387,19 @@ def test_permission_matrix(world):
     print(f"\npermission matrix: {calls} calls, {len(mismatches)} unexpected")
     assert not mismatches, f"{len(mismatches)} of {calls} calls:\n" + "\n".join(mismatches)
     assert calls >= 400
+
+
+def test_scoped_tokens_see_only_their_own_project(world):
+    """Beyond the status codes: what a scoped token lists holds nothing of another project."""
+    from labeling.models import Assignment
+
+    project_a, project_b = world["projects"]
+    session = world["clients"]["labeler"]
+    assert {p["id"] for p in session.get("/api/projects/").json()} == {project_a.pk, project_b.pk}
+    for actor, project in (("token_this_project", project_a), ("token_other_project", project_b)):
+        client = world["clients"][actor]
+        assert [p["id"] for p in client.get("/api/projects/").json()] == [project.pk], actor
+        assert [p["id"] for p in client.get("/api/auth/me").json()["projects"]] == [project.pk], actor
+        mine = Assignment.objects.filter(user=world["labeler"], task__project=project).count()
+        assert client.get("/api/assignments/").json()["count"] == mine, actor
+    assert Assignment.objects.filter(user=world["labeler"], task__project=project_a).exists()

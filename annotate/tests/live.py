@@ -4,6 +4,7 @@ Each runs against the database of the current test run (committed data only: use
 `django_db(transaction=True)`), with the test settings and the run's Celery key prefix.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ def process_env(**extra: str) -> dict[str, str]:
         "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "ANNOTATE_MODEL_ROOTS": json.dumps(settings.ANNOTATE_MODEL_ROOTS),
         "LOG_LEVEL": "WARNING",
         **extra,
     }

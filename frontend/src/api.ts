@@ -115,16 +115,25 @@ export function uuid(): string {
   );
 }
 
+/** An inference endpoint the operator configured (project API: inference-endpoints/), chosen by name. */
+export interface InferenceEndpoint {
+  name: string;
+  api: "chat" | "completions";
+  models: string[];
+  default_model: string;
+  /** Site staff only; null for everyone else. */
+  base_url: string | null;
+}
+
 /** A generation job (project API: generation-jobs/): K sampled answers per prompt become ranking tasks. */
 export interface GenerationJob {
   id: number;
   model: number;
   model_name: string;
   backend: "local" | "openai";
-  endpoint_url: string;
+  /** The name of an inference endpoint the operator configured (openai backend), and the model it serves. */
+  endpoint: string;
   endpoint_model: string;
-  endpoint_api: "chat" | "completions";
-  api_key_env: string;
   settings: Record<string, number>;
   reward_model: number | null;
   reward_model_name: string | null;
@@ -136,7 +145,9 @@ export interface GenerationJob {
   prompts_done: number;
   prompts_skipped: number;
   skipped: { prompt: number; reason: string }[];
+  /** One line for admins; the traceback (`error_detail`) reaches site staff only (null for everyone else). */
   error: string;
+  error_detail: string | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

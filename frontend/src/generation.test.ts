@@ -23,11 +23,16 @@ describe("generation jobs", () => {
     expect(local).toEqual({ model: 3, prompts: "no_ranking_task", backend: "local", settings: { k: 4, temperature: 0.7 } });
     const remote = jobRequest({
       model: "3", prompts: "accepted_demonstration", backend: "openai", best_of_n: "8", reward_model: "5",
-      endpoint_url: "http://h:8001/v1", endpoint_model: "m", endpoint_api: "", api_key_env: "VLLM_KEY", limit: "10",
+      endpoint: "vllm", endpoint_model: "m", limit: "10",
     });
     expect(remote).toMatchObject({
-      limit: 10, reward_model: 5, settings: { best_of_n: 8 },
-      endpoint_url: "http://h:8001/v1", endpoint_model: "m", endpoint_api: "chat", api_key_env: "VLLM_KEY",
+      limit: 10, reward_model: 5, settings: { best_of_n: 8 }, endpoint: "vllm", endpoint_model: "m",
     });
+    const byDefault = jobRequest({ model: "3", prompts: "no_ranking_task", backend: "openai", endpoint: "vllm", endpoint_model: "" });
+    expect(byDefault).toEqual({ model: 3, prompts: "no_ranking_task", backend: "openai", settings: {}, endpoint: "vllm" });
+    for (const body of [local, remote, byDefault]) {
+      expect(Object.keys(body)).not.toContain("endpoint_url");
+      expect(Object.keys(body)).not.toContain("api_key_env");
+    }
   });
 });

@@ -39,10 +39,9 @@ export function jobRequest(form: Record<string, string>): Record<string, unknown
   if ((form.limit ?? "").trim() !== "") body.limit = Number(form.limit);
   if (settings.best_of_n) body.reward_model = Number(form.reward_model);
   if (form.backend === "openai") {
-    body.endpoint_url = form.endpoint_url ?? "";
-    body.endpoint_model = form.endpoint_model ?? "";
-    body.endpoint_api = form.endpoint_api || "chat";
-    body.api_key_env = form.api_key_env ?? "";
+    // An endpoint is named, never located: the operator's configuration says where it is and which key it takes.
+    body.endpoint = form.endpoint ?? "";
+    if ((form.endpoint_model ?? "") !== "") body.endpoint_model = form.endpoint_model;
   }
   return body;
 }

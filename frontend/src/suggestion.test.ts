@@ -14,9 +14,9 @@ describe("suggestion helpers", () => {
   });
 
   it("says what state a suggestion is in", () => {
-    const base = { id: 1, model_name: "sft-run-3", text: "", error: "" };
+    const base = { id: 1, text: "", error: "" };
     expect(suggestionNote(null)).toBe("");
-    expect(suggestionNote({ ...base, status: "pending" })).toContain("Asking sft-run-3");
+    expect(suggestionNote({ ...base, status: "pending" })).toContain("Asking the model");
     expect(suggestionNote({ ...base, status: "failed", error: "OSError: no model" })).toContain("OSError: no model");
     expect(suggestionNote({ ...base, status: "done", text: "Hi" })).toContain("inserted");
     expect(suggestionNote({ ...base, status: "done" })).toContain("suggested nothing");

@@ -1,10 +1,10 @@
 // Asking the project's SFT model for a suggestion while writing a demonstration (pure helpers, no React).
 // The server samples it on a gpu worker; the client polls until it is done or failed.
 
+// The server never says which model wrote a suggestion: labelers do not learn it.
 export interface Suggestion {
   id: number;
   status: "pending" | "done" | "failed";
-  model_name: string;
   text: string;
   error: string;
 }
@@ -27,7 +27,7 @@ export function insertAt(text: string, start: number, end: number, insert: strin
 /** What to tell the labeler about a suggestion's state. */
 export function suggestionNote(s: Suggestion | null): string {
   if (!s) return "";
-  if (s.status === "pending") return `Asking ${s.model_name} for a suggestion…`;
+  if (s.status === "pending") return "Asking the model for a suggestion…";
   if (s.status === "failed") return `The suggestion failed: ${s.error || "unknown error"}`;
-  return s.text ? `Suggestion from ${s.model_name} inserted; edit it into the ideal answer.` : `${s.model_name} suggested nothing.`;
+  return s.text ? "Suggestion inserted; edit it into the ideal answer." : "The model suggested nothing.";
 }

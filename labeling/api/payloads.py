@@ -7,6 +7,7 @@ the next-task call is made thousands of times an hour, and building ModelSeriali
 from functools import lru_cache
 
 from labeling.models import Assignment, Guideline, Ranking, TaskCandidate
+from labeling.services import blind
 
 
 @lru_cache(maxsize=512)
@@ -33,11 +34,9 @@ def assignment_payload(assignment: Assignment) -> dict:
     """The assignment as a labeler sees it; `assignment.task` must come with its prompt and project loaded."""
     task = assignment.task
     project = task.project
+    texts = dict(TaskCandidate.objects.filter(task=task).values_list("candidate_id", "candidate__text"))
     candidates = [
-        {"id": cid, "text": text}
-        for cid, text in TaskCandidate.objects.filter(task=task)
-        .order_by("position")
-        .values_list("candidate_id", "candidate__text")
+        {"id": pid, "text": texts[cid]} for cid, pid in blind.public_ids(assignment.pk, texts).items()
     ]
     return {
         "id": assignment.pk,
@@ -62,8 +61,12 @@ def assignment_payload(assignment: Assignment) -> dict:
     }
 
 
-def ranking_payload(ranking: Ranking) -> dict:
-    """A stored ranking as `RankingSerializer` shows it (a test holds them equal): the submit call's answer."""
+def ranking_payload(ranking: Ranking, *, for_labeler: bool = False) -> dict:
+    """A stored ranking as `RankingSerializer` shows it (a test holds them equal): the submit call's answer.
+    `for_labeler` names the answers by the labeler's ids (`labeling.services.blind`), as they were shown."""
+    tiers, ratings, flags = ranking.tiers, ranking.ratings, ranking.flags
+    if for_labeler:
+        tiers, ratings, flags = blind.ranking_to_public(ranking.assignment_id, tiers, ratings, flags)
     return {
         "id": ranking.pk,
         "task": ranking.task_id,
@@ -71,9 +74,9 @@ def ranking_payload(ranking: Ranking) -> dict:
         "user": ranking.user_id,
         "client_id": str(ranking.client_id),
         "guideline_version": ranking.guideline.version,
-        "tiers": ranking.tiers,
-        "ratings": ranking.ratings,
-        "flags": ranking.flags,
+        "tiers": tiers,
+        "ratings": ratings,
+        "flags": flags,
         "unrankable": ranking.unrankable,
         "unrankable_reason": ranking.unrankable_reason,
         "comment": ranking.comment,

@@ -8,6 +8,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import BasePermission, IsAuthenticated
 
 from labeling.models import ApiToken, Project, Role
+from labeling.services.errors import forbidden
 
 ROLE_RANK = {Role.LABELER: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
 
@@ -24,6 +25,12 @@ FROM labeling_project p WHERE p.id = %s
 def project_with_role(user, project_id: int) -> Project | None:
     """The project annotated with the user's role in it (`user_role`, None for non-members), in one query."""
     return next(iter(Project.objects.raw(_PROJECT_WITH_ROLE_SQL, [user.pk, project_id])), None)
+
+
+def token_project_id(request) -> int | None:
+    """The project the request's token is scoped to; None for a session or an unscoped token."""
+    token = request.auth
+    return token.project_id if isinstance(token, ApiToken) else None
 
 
 def token_allows(request, project_id: int) -> bool:
@@ -61,10 +68,39 @@ class Authenticated(IsAuthenticated):
     """Any signed-in user; the view itself limits what they see to their own rows."""
 
 
+class NotScopedToken(BasePermission):
+    """Refuses a token scoped to a project: what lies outside every project (managing tokens, creating
+    projects, site administration) is not for it. Put after `Authenticated`."""
+
+    def has_permission(self, request, view) -> bool:
+        if token_project_id(request) is not None:
+            raise forbidden(
+                "This token is scoped to one project; this needs a signed-in session or an unscoped token.",
+                code="scoped_token",
+            )
+        return True
+
+
+def acts_as_site_staff(request) -> bool:
+    """Site staff signed in, or with an unscoped token: a token scoped to one project never carries staff
+    powers (tracebacks, base URLs, installation-wide actions), whoever holds it."""
+    user = request.user
+    return bool(user and user.is_authenticated and user.is_staff and token_project_id(request) is None)
+
+
+class SiteStaff(BasePermission):
+    """Site staff only (`is_staff`, not through a scoped token): installation-wide actions."""
+
+    def has_permission(self, request, view) -> bool:
+        return acts_as_site_staff(request)
+
+
 class SiteStaffForWrites(BasePermission):
-    """Reads for any signed-in user; creating projects is for site staff."""
+    """Reads for any signed-in user; creating projects is for site staff (not through a scoped token)."""
 
     def has_permission(self, request, view) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
-        return request.method in ("GET", "HEAD", "OPTIONS") or request.user.is_staff
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return True
+        return request.user.is_staff and NotScopedToken().has_permission(request, view)

@@ -20,6 +20,8 @@ from labeling.models import (
     Task,
     TaskStatus,
 )
+from labeling.services import blind
+from labeling.services.imports import PRIORITY_RANGE
 from labeling.services.revisions import REVISABLE_KINDS
 
 User = get_user_model()
@@ -202,13 +204,18 @@ class LabelerTaskSerializer(serializers.ModelSerializer):
     def get_messages(self, task: Task) -> list[dict]:
         return task.prompt.messages if task.prompt_id else []
 
+    @extend_schema_field(BlindCandidateSerializer(many=True))
     def get_candidates(self, task: Task) -> list[dict]:
-        links = sorted(task.task_candidates.all(), key=lambda link: link.position)  # prefetched by the view
-        return BlindCandidateSerializer([link.candidate for link in links], many=True).data
+        # The labeler's ids, in the labeler's order (`labeling.services.blind`): never the database ids.
+        texts = {link.candidate_id: link.candidate.text for link in task.task_candidates.all()}
+        ids = blind.public_ids(self.context["assignment_id"], texts)
+        return BlindCandidateSerializer(
+            [{"id": pid, "text": texts[cid]} for cid, pid in ids.items()], many=True
+        ).data
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
-    task = LabelerTaskSerializer(read_only=True)
+    task = serializers.SerializerMethodField()
     project = serializers.SerializerMethodField()
     guideline = GuidelineSerializer(read_only=True)
 
@@ -225,6 +232,10 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "project",
             "guideline",
         ]
+
+    @extend_schema_field(LabelerTaskSerializer)
+    def get_task(self, assignment: Assignment) -> dict:
+        return LabelerTaskSerializer(assignment.task, context={"assignment_id": assignment.pk}).data
 
     def get_project(self, assignment: Assignment) -> dict:
         project = assignment.task.project
@@ -351,6 +362,13 @@ class DemonstrationSerializer(AnnotationSerializer):
         ]
 
 
+class LabelerDemonstrationSerializer(DemonstrationSerializer):
+    """The labeler's own demonstration: without the model its suggestion came from (admins keep it)."""
+
+    class Meta(DemonstrationSerializer.Meta):
+        fields = [f for f in DemonstrationSerializer.Meta.fields if f != "suggestion_model"]
+
+
 class DialogueSerializer(AnnotationSerializer):
     class Meta:
         model = Dialogue
@@ -368,7 +386,10 @@ class DialogueTasksOpenSerializer(serializers.Serializer):
     prompt_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), required=False, max_length=10_000
     )
-    priority = serializers.IntegerField(required=False, default=0)
+    # Task.priority is a 32-bit column; PostgreSQL's bulk insert would keep only the low bits of a larger one.
+    priority = serializers.IntegerField(
+        required=False, default=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1]
+    )
 
 
 class WrittenPromptResultSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("auth/login", auth.LoginView.as_view(), name="auth-login"),
     path("auth/logout", auth.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", auth.MeView.as_view(), name="auth-me"),
+    path("auth/unlock", auth.UnlockView.as_view(), name="auth-unlock"),
     path("tokens/", tokens.TokenListView.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", tokens.TokenDetailView.as_view(), name="token-detail"),
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),

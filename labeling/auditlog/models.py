@@ -28,6 +28,7 @@ class AuditAction(models.TextChoices):
     LOGIN = "auth.login"
     LOGIN_FAILED = "auth.login_failed"
     LOGIN_LOCKED = "auth.login_locked"
+    LOGIN_UNLOCK = "auth.unlock"
 
 
 class AuditEvent(models.Model):

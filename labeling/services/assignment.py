@@ -21,6 +21,7 @@ from labeling.models import (
     TaskKind,
     TaskStatus,
 )
+from labeling.services.completion import task_recount
 from labeling.services.errors import FieldError, conflict, invalid
 
 # How many locked-but-full tasks one claim steps over before giving up; only matters under heavy contention.
@@ -283,8 +284,20 @@ def assignment_skip(*, user: AbstractBaseUser, assignment: Assignment, reason: s
 
 
 def leases_expire(*, now: datetime | None = None) -> int:
-    """Mark leases past their expiry as expired. Claims already ignore them; this keeps the table tidy."""
+    """Mark leases past their expiry as expired, and recount each task they were on. Claims already ignore
+    expired leases; the recount puts right a count that drifted. One short transaction per task, locking the
+    task first as submissions do."""
     now = now or timezone.now()
-    return Assignment.objects.filter(Q(status=AssignmentStatus.ACTIVE) & Q(expires_at__lte=now)).update(
-        status=AssignmentStatus.EXPIRED
-    )
+    overdue = Q(status=AssignmentStatus.ACTIVE) & Q(expires_at__lte=now)
+    task_ids = sorted(set(Assignment.objects.filter(overdue).values_list("task_id", flat=True)))
+    expired = 0
+    for task_id in task_ids:
+        with transaction.atomic():
+            task = Task.objects.select_for_update().only("id", "kind").filter(pk=task_id).first()
+            if task is None:
+                continue
+            expired += Assignment.objects.filter(overdue, task_id=task_id).update(
+                status=AssignmentStatus.EXPIRED
+            )
+            task_recount(task)
+    return expired

@@ -47,5 +47,13 @@ def not_found(message: str) -> ServiceError:
     return ServiceError(message=message, status=404, code="not_found")
 
 
-def forbidden(message: str) -> ServiceError:
-    return ServiceError(message=message, status=403, code="forbidden")
+def forbidden(message: str, code: str = "forbidden") -> ServiceError:
+    return ServiceError(message=message, status=403, code=code)
+
+
+def size_text(n_bytes: int) -> str:
+    """A byte count as people read limits: "20 MiB", "1.5 MiB", "512 KiB", "100 bytes" (1 MiB = 2**20 bytes)."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n_bytes} bytes"

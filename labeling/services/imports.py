@@ -28,13 +28,16 @@ from labeling.models import (
     TaskKind,
 )
 from labeling.services.conversations import MAX_MESSAGE_CHARS, as_conversation, conversation_errors
-from labeling.services.errors import FieldError, ValidationFailed, invalid
+from labeling.services.errors import FieldError, ValidationFailed, invalid, size_text
 from labeling.services.jsonl import json_lines
+from labeling.services.text import find_bad_text
 
 MAX_REPORTED_ERRORS = 200
 MAX_EXTERNAL_ID = 200
 FORMATS = ("jsonl", "csv")
 ANALYZE_AFTER_RECORDS = 1000
+MAX_MODEL_NAME = Candidate._meta.get_field("model_name").max_length
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # Task.priority is a 32-bit integer column
 
 
 @dataclass
@@ -90,7 +93,8 @@ def _decode(data: bytes) -> str:
     limit = settings.IMPORT_MAX_BYTES
     if len(data) > limit:
         raise invalid(
-            f"The file is {len(data) / 1e6:.1f} MB; the import limit is {limit / 1e6:.1f} MB. Split it into parts.",
+            f"The file has {len(data):,} bytes; the import limit is {size_text(limit)} ({limit:,} bytes). "
+            "Split it into parts.",
             code="too_large",
         )
     if not data.strip():
@@ -147,6 +151,9 @@ def _common_fields(obj: dict, line: int, errors: _Errors) -> ImportRecord | None
     if not isinstance(priority, int) or isinstance(priority, bool):
         errors.add(line, "must be an integer", "priority")
         ok = False
+    elif not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+        errors.add(line, f"must be between {PRIORITY_RANGE[0]} and {PRIORITY_RANGE[1]}", "priority")
+        ok = False
     if problems or not ok:
         return None
     return ImportRecord(
@@ -172,6 +179,10 @@ def _csv_objects(text: str, errors: _Errors) -> list[tuple[int, dict]]:
     objects = []
     for row in reader:
         line = reader.line_num
+        bad = find_bad_text({name: value for name, value in row.items() if isinstance(name, str)})
+        if bad is not None:  # named by its column
+            errors.add(line, bad.reason, bad.path or None)
+            continue
         obj: dict[str, Any] = {"external_id": row.get("external_id") or "", "prompt": row.get("prompt") or ""}
         if row.get("system"):
             obj = {
@@ -217,6 +228,9 @@ def _parse_answers(obj: dict, line: int, k: int, errors: _Errors) -> list[Answer
             return None
         if not isinstance(model_name, str) or not isinstance(sampling, dict):
             errors.add(line, "model must be a string and sampling an object", where)
+            return None
+        if len(model_name) > MAX_MODEL_NAME:
+            errors.add(line, f"has {len(model_name)} characters; at most {MAX_MODEL_NAME}", f"{where}.model")
             return None
         answers.append(Answer(text=text, model_name=model_name, sampling=sampling))
     texts = [a.text for a in answers]

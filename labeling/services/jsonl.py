@@ -1,8 +1,9 @@
 """Reading JSON Lines uploads: one object per line, every bad line reported by number."""
 
-import json
 from collections.abc import Iterator
 from typing import Any, Protocol
+
+from labeling.services.text import MAX_FILE_DEPTH, JSONRejected, strict_loads
 
 
 class LineErrorSink(Protocol):
@@ -10,14 +11,21 @@ class LineErrorSink(Protocol):
 
 
 def json_lines(text: str, errors: LineErrorSink) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a line that is not a JSON object goes to `errors`."""
-    for number, raw in enumerate(text.splitlines(), start=1):
+    """(line number, object) for each non-blank line; a line that is not a JSON object, or that breaks the
+    rules of labeling/services/text.py (NUL, lone surrogates, NaN, deep nesting), goes to `errors`.
+
+    Lines end at \\n only (a \\r before it is whitespace to JSON): `str.splitlines` would also split at U+2028,
+    U+0085 and other separators that are legal, unescaped, inside JSON strings."""
+    for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            errors.add(number, f"is not valid JSON: {exc.msg} at column {exc.colno}")
+            obj = strict_loads(raw, max_depth=MAX_FILE_DEPTH)
+        except JSONRejected as exc:
+            if exc.code == "invalid_json":
+                errors.add(number, f"is not valid JSON: {exc.message}")
+            else:
+                errors.add(number, exc.message, exc.path or None)
             continue
         if not isinstance(obj, dict):
             errors.add(number, "must be a JSON object")

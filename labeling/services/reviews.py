@@ -5,8 +5,9 @@ from django.db import transaction
 
 from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
-from labeling.models import Demonstration, Dialogue, Review, ReviewDecision, ReviewStatus, Task, TaskStatus
-from labeling.services.errors import FieldError, invalid
+from labeling.models import Demonstration, Dialogue, Review, ReviewDecision, ReviewStatus, Task
+from labeling.services.completion import task_recount
+from labeling.services.errors import FieldError, forbidden, invalid
 
 MAX_COMMENT = 5000
 
@@ -22,13 +23,19 @@ def demonstration_review(
 def dialogue_review(
     *, reviewer: AbstractBaseUser, dialogue: Dialogue, decision: str, comment: str = ""
 ) -> Review:
-    """Same rules as for a demonstration: a rejected dialogue stops counting and its task reopens."""
+    """Same rules as for a demonstration: nobody reviews their own; a rejected dialogue stops counting and its
+    task reopens."""
     return _review(reviewer, dialogue, decision, comment)
 
 
 def _review(
     reviewer: AbstractBaseUser, annotation: Demonstration | Dialogue, decision: str, comment: str
 ) -> Review:
+    if annotation.user_id == reviewer.pk:
+        # Admins included: a review is a second pair of eyes, and counts and exports trust accepted work.
+        raise forbidden(
+            f"You wrote this {annotation._meta.verbose_name}; someone else must review it.", code="own_work"
+        )
     if decision not in ReviewDecision.values:
         raise invalid(
             "Invalid review", FieldError(f"must be one of {', '.join(ReviewDecision.values)}", "decision")
@@ -42,19 +49,11 @@ def _review(
         raise invalid("Comment too long", FieldError(f"at most {MAX_COMMENT} characters", "comment"))
     task = Task.objects.select_for_update().get(pk=annotation.task_id)
     annotation = type(annotation).objects.select_for_update().get(pk=annotation.pk)
-    was_counted = annotation.review_status != ReviewStatus.REJECTED
     annotation.review_status = (
         ReviewStatus.ACCEPTED if decision == ReviewDecision.ACCEPT else ReviewStatus.REJECTED
     )
     annotation.save(update_fields=["review_status"])
-    counted = annotation.review_status != ReviewStatus.REJECTED
-    if was_counted != counted:
-        task.completed_count += 1 if counted else -1
-        if task.status != TaskStatus.CLOSED:
-            task.status = (
-                TaskStatus.COMPLETE if task.completed_count >= task.required_annotations else TaskStatus.OPEN
-            )
-        task.save(update_fields=["completed_count", "status"])
+    task_recount(task)
     field = "dialogue" if isinstance(annotation, Dialogue) else "demonstration"
     review = Review.objects.create(
         **{field: annotation}, reviewer=reviewer, decision=decision, comment=comment

@@ -5,6 +5,7 @@ under, and saved in one transaction with its assignment's state and its task's c
 always taken task first, then assignment, the same order as claiming, so the two never deadlock.
 """
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,8 @@ from labeling.models import (
     WrittenPrompt,
 )
 from labeling.selectors import guideline_current
+from labeling.services import blind as blind_ids
+from labeling.services.completion import task_recount
 from labeling.services.conversations import MAX_MESSAGE_CHARS, conversation_errors, dialogue_errors
 from labeling.services.edits import edit_distance
 from labeling.services.errors import FieldError, ServiceError, conflict, invalid, not_found
@@ -92,16 +95,33 @@ def ranking_errors(
     return errors
 
 
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,17}")
+
+
 def _candidate_key(key: Any, expected: set[int], field: str, errors: list[FieldError]) -> int | None:
-    try:
+    """The candidate id an object key names. Only the canonical spelling counts ("12", not "012", " 12" or
+    "12.0"), so one answer can never collect two ratings under two spellings."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        cid = key
+    elif isinstance(key, str) and _CANONICAL_ID.fullmatch(key):
         cid = int(key)
-    except (TypeError, ValueError):
-        errors.append(FieldError(f"key {key!r} is not a candidate id", field))
+    else:
+        errors.append(
+            FieldError(f'key {key!r} is not a candidate id (write it as a plain integer, like "12")', field)
+        )
         return None
     if cid not in expected:
         errors.append(FieldError(f"candidate {cid} is not an answer of this task", field))
         return None
     return cid
+
+
+def _repeated(cid: int, seen: set[int], field: str, errors: list[FieldError]) -> bool:
+    if cid in seen:
+        errors.append(FieldError(f"candidate {cid} is given more than once", field))
+        return True
+    seen.add(cid)
+    return False
 
 
 def _rating_errors(ratings: Any, expected: set[int], guideline: Guideline) -> list[FieldError]:
@@ -111,9 +131,10 @@ def _rating_errors(ratings: Any, expected: set[int], guideline: Guideline) -> li
         return [FieldError("must be an object mapping candidate id to a rating", "ratings")]
     errors: list[FieldError] = []
     low, high = guideline.rating_scale.get("min", 1), guideline.rating_scale.get("max", 7)
+    seen: set[int] = set()
     for key, value in ratings.items():
         cid = _candidate_key(key, expected, "ratings", errors)
-        if cid is None:
+        if cid is None or _repeated(cid, seen, "ratings", errors):
             continue
         if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             errors.append(
@@ -133,13 +154,19 @@ def _flag_errors(flags: Any, expected: set[int], guideline: Guideline) -> list[F
         return [FieldError("must be an object mapping candidate id to a list of flag keys", "flags")]
     errors: list[FieldError] = []
     allowed = guideline.flag_keys
+    seen: set[int] = set()
     for key, values in flags.items():
         cid = _candidate_key(key, expected, "flags", errors)
-        if cid is None:
+        if cid is None or _repeated(cid, seen, "flags", errors):
             continue
         if not isinstance(values, list):
             errors.append(
                 FieldError(f"flags for candidate {cid} must be a list of flag keys", f"flags.{cid}")
+            )
+            continue
+        if not all(isinstance(flag, str) for flag in values):
+            errors.append(
+                FieldError(f"flags for candidate {cid} must be a list of flag keys (strings)", f"flags.{cid}")
             )
             continue
         for flag in values:
@@ -236,11 +263,9 @@ def _finish(assignment: Assignment) -> None:
     task = assignment.task
     assignment.status = AssignmentStatus.SUBMITTED
     assignment.finished_at = timezone.now()
-    task.completed_count += 1
-    if task.completed_count >= task.required_annotations:
-        task.status = TaskStatus.COMPLETE
-    # Three plain statements on the hot path (the ORM's save and delete machinery cost more than they do);
-    # the rows are locked by `_lock`, and nothing cascades from a draft.
+    # Plain statements on the hot path (the ORM's save and delete machinery cost more than they do); the rows
+    # are locked by `_lock`, and nothing cascades from a draft. The task's count is recomputed from its
+    # annotations (the one just stored included) in one UPDATE, never incremented.
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE labeling_assignment SET status = %s, finished_at = %s WHERE id = %s",
@@ -250,15 +275,14 @@ def _finish(assignment: Assignment) -> None:
                 assignment.pk,
             ],
         )
-        cursor.execute(
-            "UPDATE labeling_task SET completed_count = %s, status = %s WHERE id = %s",
-            [task.completed_count, task.status, task.pk],
-        )
         # The work is stored: the server-side draft of it has served its purpose.
         cursor.execute("DELETE FROM labeling_draft WHERE assignment_id = %s", [assignment.pk])
+    task_recount(task)
 
 
-def _ranking_fields(assignment: Assignment, guideline: Guideline, work: dict) -> dict:
+def _ranking_fields(assignment: Assignment, guideline: Guideline, work: dict, *, blind: bool = False) -> dict:
+    """The ranking's stored fields. With `blind`, the work names answers by the labeler's ids (see
+    `labeling.services.blind`): they are checked as such, and stored as database ids."""
     tiers, ratings, flags = work.get("tiers"), work.get("ratings"), work.get("flags")
     reason = (work.get("unrankable_reason") or "").strip()
     if reason:
@@ -273,16 +297,19 @@ def _ranking_fields(assignment: Assignment, guideline: Guideline, work: dict) ->
         tiers, ratings, flags = [], {}, {}
     else:
         candidate_ids = list(assignment.task.task_candidates.values_list("candidate_id", flat=True))
+        to_internal = blind_ids.internal_ids(assignment.pk, candidate_ids) if blind else None
         errors = ranking_errors(
             tiers=tiers,
             ratings=ratings,
             flags=flags,
-            candidate_ids=candidate_ids,
+            candidate_ids=list(to_internal) if to_internal else candidate_ids,
             guideline=guideline,
             allow_ties=assignment.task.project.allow_ties,
         )
         if errors:
             raise invalid("Invalid ranking", *errors, code="invalid_ranking")
+        if to_internal:
+            tiers, ratings, flags = blind_ids.ranking_to_internal(to_internal, tiers, ratings, flags)
     return {
         "tiers": tiers,
         "ratings": {str(k): v for k, v in (ratings or {}).items()},
@@ -376,6 +403,14 @@ _KINDS: dict[str, tuple[type[models.Model], Any]] = {
 }
 
 
+def _build_fields(
+    build: Any, assignment: Assignment, guideline: Guideline, work: dict, *, blind: bool
+) -> dict:
+    if build is _ranking_fields:
+        return _ranking_fields(assignment, guideline, work, blind=blind)
+    return build(assignment, guideline, work)
+
+
 @transaction.atomic
 def assignment_submit(
     *,
@@ -386,6 +421,7 @@ def assignment_submit(
     guideline_version: int | None = None,
     expected_kind: str | None = None,
     project_id: int | None = None,
+    blind: bool = False,
     **work: Any,
 ) -> SubmissionResult:
     """Store the work of an assignment: a ranking, a demonstration or a written prompt, by the task's kind.
@@ -393,7 +429,8 @@ def assignment_submit(
     Rankings take `tiers` (best first; a tier of several ids is a tie), `ratings`, `flags`, `comment`, or an
     `unrankable_reason` instead of tiers; demonstrations take `text` (and optionally the `suggestion_id` they
     started from); prompt and dialogue tasks take `messages`.
-    `project_id` confines the lookup to one project (for tokens scoped to it).
+    `project_id` confines the lookup to one project (for tokens scoped to it). `blind`: the ranking names
+    answers by the labeler's ids, as the API shows them (`labeling.services.blind`).
     """
     cid = _check_common(seconds_spent, client_id)
     assignment = _lock(user, assignment_id, project_id)
@@ -409,7 +446,7 @@ def assignment_submit(
         )
     _check_open(assignment)
     guideline = _resolve_guideline(assignment, guideline_version)
-    fields = build(assignment, guideline, work)
+    fields = _build_fields(build, assignment, guideline, work, blind=blind)
     try:
         # No savepoint: on this error the whole submission is rolled back anyway, as the conflict propagates.
         annotation = model.objects.create(

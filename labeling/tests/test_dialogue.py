@@ -217,3 +217,14 @@ def test_the_open_service_checks_its_arguments(world):
     assert caught.value.errors[0].field == "count"
     with pytest.raises(ValidationFailed):
         dialogue_tasks_open(project=project)
+
+
+def test_a_priority_the_column_cannot_hold_is_a_named_400(world):
+    """PostgreSQL's bulk insert kept only the low 32 bits: 2**40 + 7 was stored as 7."""
+    project, admin_client, _labeler, _client = world
+    for priority in (2**40 + 7, -(2**31) - 1):
+        got = open_tasks(admin_client, project, count=1, priority=priority)
+        assert got.status_code == 400 and got.json()["errors"][0]["field"] == "priority", got.content
+    assert not Task.objects.filter(project=project).exists()
+    assert open_tasks(admin_client, project, count=1, priority=2**31 - 1).status_code == 201
+    assert Task.objects.get(project=project).priority == 2**31 - 1

@@ -16,6 +16,7 @@ from labeling.tests.factories import add_member, import_prompt_tasks, make_proje
 from rewardtrain import model_cache
 from rewardtrain.runs.models import ModelKind
 from rewardtrain.runs.services import registered_model_create
+from rewardtrain.runs.tests.roots import model_root, rooted  # noqa: F401  (model_root: a fixture)
 from rewardtrain.services import suggestions
 from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
 from rewardtrain.tasks import gpu_suggest
@@ -39,7 +40,7 @@ def tiny_dirs(tmp_path_factory):
 
 
 @pytest.fixture
-def world(db, monkeypatch):
+def world(db, monkeypatch, model_root):  # noqa: F811
     project = make_project()
     import_prompt_tasks(project, 3)
     admin = project.memberships.get(role=Role.ADMIN).user
@@ -75,17 +76,16 @@ def test_a_suggestion_is_sampled_and_its_edit_distance_recorded(
 ):
     project, admin, _labeler, client, aid = world
     registered_model_create(
-        project=project, user=admin, name="tiny-base", kind=ModelKind.BASE, path=str(tiny_dirs / "base")
+        project=project, user=admin, name="tiny-base", kind=ModelKind.BASE, **rooted(tiny_dirs / "base")
     )
     registered_model_create(
-        project=project, user=admin, name="tiny-sft", kind=ModelKind.SFT, path=str(tiny_dirs / "sft")
+        project=project, user=admin, name="tiny-sft", kind=ModelKind.SFT, **rooted(tiny_dirs / "sft")
     )
     got, callbacks = ask(client, aid, django_capture_on_commit_callbacks)
     assert got.status_code == 202, got.json()
     pending = got.json()
-    assert (
-        pending["status"] == "pending" and pending["model_name"] == "tiny-sft"
-    )  # the SFT model wins over base
+    assert pending["status"] == "pending" and "model_name" not in pending  # labelers never see the model
+    assert Suggestion.objects.get().model_name == "tiny-sft"  # the SFT model wins over base
     # Asking again while it is pending queues nothing more.
     again, more = ask(client, aid, django_capture_on_commit_callbacks)
     assert again.status_code == 200 and again.json()["id"] == pending["id"] and not more
@@ -122,7 +122,7 @@ def test_a_suggestion_is_sampled_and_its_edit_distance_recorded(
 def test_only_the_assignee_asks_and_sees(world, tiny_dirs, django_capture_on_commit_callbacks):
     project, admin, _labeler, client, aid = world
     registered_model_create(
-        project=project, user=admin, name="tiny", kind=ModelKind.BASE, path=str(tiny_dirs / "base")
+        project=project, user=admin, name="tiny", kind=ModelKind.BASE, **rooted(tiny_dirs / "base")
     )
     got, _ = ask(client, aid, django_capture_on_commit_callbacks)
     assert got.status_code == 202
@@ -140,7 +140,7 @@ def test_a_failed_sample_says_why_and_a_suggestion_of_another_task_is_refused(
     project, admin, _labeler, client, aid = world
     empty = tmp_path / "not-a-model"
     empty.mkdir()
-    registered_model_create(project=project, user=admin, name="broken", kind=ModelKind.SFT, path=str(empty))
+    registered_model_create(project=project, user=admin, name="broken", kind=ModelKind.SFT, **rooted(empty))
     got, _ = ask(client, aid, django_capture_on_commit_callbacks)
     assert gpu_suggest(got.json()["id"]) == SuggestionStatus.FAILED
     failed = client.get(f"/api/assignments/{aid}/suggestion/").json()
@@ -160,15 +160,15 @@ def test_a_failed_sample_says_why_and_a_suggestion_of_another_task_is_refused(
 def test_loaded_models_are_cached_per_process(world, tiny_dirs, django_capture_on_commit_callbacks):
     project, admin, _labeler, client, aid = world
     registered_model_create(
-        project=project, user=admin, name="tiny", kind=ModelKind.SFT, path=str(tiny_dirs / "sft")
+        project=project, user=admin, name="tiny", kind=ModelKind.SFT, **rooted(tiny_dirs / "sft")
     )
     first, _ = ask(client, aid, django_capture_on_commit_callbacks)
     gpu_suggest(first.json()["id"])
-    loaded = model_cache.causal_lm(str(tiny_dirs / "sft"))
+    loaded = model_cache.causal_lm(str((tiny_dirs / "sft").resolve()))
     second, _ = ask(client, aid, django_capture_on_commit_callbacks)
     assert second.status_code == 202 and gpu_suggest(second.json()["id"]) == SuggestionStatus.DONE
-    assert model_cache.causal_lm(str(tiny_dirs / "sft")) is loaded
-    assert model_cache.cached_paths() == [(str(tiny_dirs / "sft"), "")]
+    assert model_cache.causal_lm(str((tiny_dirs / "sft").resolve())) is loaded
+    assert model_cache.cached_paths() == [(str((tiny_dirs / "sft").resolve()), "")]
 
 
 @pytest.mark.django_db

@@ -4,7 +4,8 @@ import pytest
 from django.test import Client, override_settings
 from rest_framework.test import APIClient
 
-from labeling.models import AnnotationRevision, Draft, Ranking, Role
+from labeling.models import AnnotationRevision, Candidate, Draft, Ranking, Role
+from labeling.services.blind import internal_ids
 from labeling.tests.factories import (
     add_member,
     import_prompt_tasks,
@@ -146,10 +147,14 @@ def test_revise_a_ranking_while_the_task_is_open_keeps_the_earlier_version():
     }
     response = client.post(f"/api/assignments/{aid}/revise/", revised, format="json")
     assert response.status_code == 200, response.json()
+    assert response.json()["tiers"] == revised["tiers"]  # in the labeler's ids, as submitted
     ranking = Ranking.objects.get()
-    assert ranking.tiers == revised["tiers"] and ranking.seconds_spent == 15
+    to_db = internal_ids(aid, Candidate.objects.values_list("id", flat=True))
+    assert ranking.tiers == [[to_db[i] for i in tier] for tier in revised["tiers"]]
+    assert ranking.seconds_spent == 15
     (revision,) = AnnotationRevision.objects.all()
-    assert revision.annotation_id == ranking.pk and revision.previous["tiers"] == first["tiers"]
+    assert revision.annotation_id == ranking.pk
+    assert revision.previous["tiers"] == [[to_db[i] for i in tier] for tier in first["tiers"]]
     assert revision.previous["guideline_version"] == 1
 
     # Nobody else can read or revise it; an invalid revision is refused like a submission.
@@ -163,7 +168,7 @@ def test_revise_a_ranking_while_the_task_is_open_keeps_the_earlier_version():
     # Once the task has all its annotations, the work is final.
     other_client = client_for(other)
     other_body = other_client.post(f"/api/projects/{project.pk}/assignments/next/").json()
-    done = {"client_id": new_client_id(), "tiers": [[i] for i in ids]}
+    done = {"client_id": new_client_id(), "tiers": [[c["id"]] for c in other_body["task"]["candidates"]]}
     assert (
         other_client.post(f"/api/assignments/{other_body['id']}/submit/", done, format="json").status_code
         == 201

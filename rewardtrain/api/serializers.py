@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from rewardtrain.api.base import ErrorDetailField
 from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotKind
 from rewardtrain.params import FORMATS, LABELER_MODES, SFT_STATUSES
 
@@ -32,6 +33,7 @@ class SnapshotSettingsSerializer(serializers.Serializer):
 class SnapshotSerializer(serializers.ModelSerializer):
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
     counts = serializers.SerializerMethodField()
+    error_detail = ErrorDetailField()
 
     class Meta:
         model = Snapshot
@@ -42,6 +44,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
             "kind",
             "status",
             "error",
+            "error_detail",
             "params",
             "counts",
             "created_by",

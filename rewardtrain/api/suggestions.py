@@ -12,9 +12,11 @@ from rewardtrain.services.suggestions import suggestion_for, suggestion_request
 
 
 class SuggestionSerializer(serializers.ModelSerializer):
+    """For the labeler: which model wrote it is left out (the demonstration keeps it for admins)."""
+
     class Meta:
         model = Suggestion
-        fields = ["id", "assignment", "status", "model_name", "text", "error", "created_at", "finished_at"]
+        fields = ["id", "assignment", "status", "text", "error", "created_at", "finished_at"]
 
 
 class SuggestionView(APIView):

@@ -21,14 +21,20 @@ class SnapshotListView(APIView):
 
     @extend_schema(responses=s.SnapshotSerializer(many=True))
     def get(self, request, project_id: int):
-        return Response(s.SnapshotSerializer(selectors.snapshots_for_project(self.project), many=True).data)
+        return Response(
+            s.SnapshotSerializer(
+                selectors.snapshots_for_project(self.project), many=True, context={"request": request}
+            ).data
+        )
 
     @extend_schema(request=s.SnapshotSettingsSerializer, responses={202: s.SnapshotSerializer})
     def post(self, request, project_id: int):
         if not isinstance(request.data, dict):
             raise invalid("The body must be a JSON object of snapshot settings.")
         snapshot = snapshot_create(project=self.project, user=request.user, settings_data=dict(request.data))
-        return Response(s.SnapshotSerializer(snapshot).data, status=status.HTTP_202_ACCEPTED)
+        return Response(
+            s.SnapshotSerializer(snapshot, context={"request": request}).data, status=status.HTTP_202_ACCEPTED
+        )
 
 
 class SnapshotDetailView(APIView):
@@ -37,7 +43,7 @@ class SnapshotDetailView(APIView):
     @extend_schema(responses=s.SnapshotDetailSerializer)
     def get(self, request, project_id: int, snapshot_id: int):
         snapshot = selectors.snapshot_for_project(self.project, snapshot_id)
-        return Response(s.SnapshotDetailSerializer(snapshot).data)
+        return Response(s.SnapshotDetailSerializer(snapshot, context={"request": request}).data)
 
 
 class SnapshotFileView(APIView):

@@ -10,6 +10,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "project",
         "model",
         "backend",
+        "endpoint",
         "status",
         "prompts_done",
         "prompts_skipped",
@@ -17,7 +18,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["backend", "status", "project"]
-    readonly_fields = ["error", "skipped", "prompt_ids", "heartbeat_at", "worker", "attempts"]
+    readonly_fields = ["error", "error_detail", "skipped", "prompt_ids", "heartbeat_at", "worker", "attempts"]
 
 
 @admin.register(GenerationItem)

@@ -1,11 +1,15 @@
-"""Generation jobs, for project admins: start one, watch its progress, cancel it, resume it."""
+"""Generation jobs, for project admins: start one, watch its progress, cancel it, resume it; and the inference
+endpoints the operator configured, for them to choose from by name."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from rewardtrain.api.base import AdminView
+from labeling.api.permissions import acts_as_site_staff
+from labeling.services.errors import FieldError, invalid
+from rewardtrain.api.base import AdminView, ErrorDetailField
 from rewardtrain.generation import services
+from rewardtrain.generation.endpoints import configured_endpoints
 from rewardtrain.generation.models import Backend, GenerationJob, PromptSelection
 from rewardtrain.jobs import job_in_project
 
@@ -13,6 +17,7 @@ from rewardtrain.jobs import job_in_project
 class GenerationJobSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     reward_model_name = serializers.CharField(source="reward_model.name", read_only=True, default=None)
+    error_detail = ErrorDetailField()
 
     class Meta:
         model = GenerationJob
@@ -21,10 +26,8 @@ class GenerationJobSerializer(serializers.ModelSerializer):
             "model",
             "model_name",
             "backend",
-            "endpoint_url",
+            "endpoint",
             "endpoint_model",
-            "endpoint_api",
-            "api_key_env",
             "settings",
             "reward_model",
             "reward_model_name",
@@ -37,6 +40,7 @@ class GenerationJobSerializer(serializers.ModelSerializer):
             "prompts_skipped",
             "skipped",
             "error",
+            "error_detail",
             "created_at",
             "started_at",
             "finished_at",
@@ -56,11 +60,44 @@ class GenerationJobWriteSerializer(serializers.Serializer):
     prompt_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     limit = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
     backend = serializers.ChoiceField(choices=Backend.values, default=Backend.LOCAL)
-    endpoint_url = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    endpoint_model = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    endpoint_api = serializers.ChoiceField(choices=["chat", "completions"], default="chat")
-    api_key_env = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    endpoint = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="openai backend: the name of a configured inference endpoint (see inference-endpoints/).",
+    )
+    endpoint_model = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="One of the endpoint's models; default: its first.",
+    )
     reward_model = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+
+# Fields of the old API: an admin gave the worker a URL, an API style and the name of an environment variable.
+OLD_ENDPOINT_FIELDS = {"endpoint_url", "endpoint_api", "api_key_env"}
+
+
+def _refuse_unknown_fields(data, known) -> None:
+    """A field this API does not take is refused by name (an old client sending endpoint_url or api_key_env must
+    learn that they are gone, not have them silently ignored)."""
+    unknown = sorted(set(data) - set(known)) if isinstance(data, dict) else []
+    if unknown:
+        hint = "an endpoint is chosen by name (endpoint) among those the operator configured"
+        raise invalid(
+            "Unknown fields in the generation job",
+            *(
+                FieldError(
+                    f"unknown field; {hint}" if name in OLD_ENDPOINT_FIELDS else "unknown field",
+                    str(name)[:100],
+                )
+                for name in unknown[:20]
+            ),
+            code="unknown_field",
+        )
 
 
 def _job(project, job_id: int) -> GenerationJob:
@@ -72,11 +109,12 @@ class GenerationJobListView(AdminView):
     @extend_schema(responses=GenerationJobSerializer(many=True))
     def get(self, request, project_id: int):
         rows = GenerationJob.objects.filter(project=self.project).select_related("model", "reward_model")
-        return Response(GenerationJobSerializer(rows, many=True).data)
+        return Response(GenerationJobSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(request=GenerationJobWriteSerializer, responses={201: GenerationJobSerializer})
     def post(self, request, project_id: int):
         body = GenerationJobWriteSerializer(data=request.data)
+        _refuse_unknown_fields(request.data, body.fields)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         job = services.generation_job_create(
@@ -88,30 +126,64 @@ class GenerationJobListView(AdminView):
             prompt_ids=data["prompt_ids"],
             limit=data["limit"],
             backend=data["backend"],
-            endpoint_url=data["endpoint_url"],
+            endpoint=data["endpoint"],
             endpoint_model=data["endpoint_model"],
-            endpoint_api=data["endpoint_api"],
-            api_key_env=data["api_key_env"],
             reward_model_id=data["reward_model"],
         )
-        return Response(GenerationJobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(
+            GenerationJobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class GenerationJobDetailView(AdminView):
     @extend_schema(responses=GenerationJobSerializer)
     def get(self, request, project_id: int, job_id: int):
-        return Response(GenerationJobSerializer(_job(self.project, job_id)).data)
+        return Response(
+            GenerationJobSerializer(_job(self.project, job_id), context={"request": request}).data
+        )
 
 
 class GenerationJobCancelView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = services.generation_job_cancel(job=_job(self.project, job_id))
-        return Response(GenerationJobSerializer(job).data)
+        return Response(GenerationJobSerializer(job, context={"request": request}).data)
 
 
 class GenerationJobResumeView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = services.generation_job_resume(job=_job(self.project, job_id))
-        return Response(GenerationJobSerializer(job).data)
+        return Response(GenerationJobSerializer(job, context={"request": request}).data)
+
+
+class InferenceEndpointSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    api = serializers.ChoiceField(choices=["chat", "completions"])
+    models = serializers.ListField(child=serializers.CharField())
+    default_model = serializers.CharField()
+    base_url = serializers.CharField(
+        allow_null=True, help_text="Only for site staff; null for everyone else."
+    )
+
+
+class InferenceEndpointListView(AdminView):
+    """The endpoints a generation job may name, for the project's admins: names, API style and allowed models.
+
+    Where an endpoint is and which variable holds its key stay with the operator: the base URL is shown to site
+    staff only (it maps the internal network), the key variable to nobody."""
+
+    @extend_schema(responses=InferenceEndpointSerializer(many=True))
+    def get(self, request, project_id: int):
+        staff = acts_as_site_staff(request)
+        rows = [
+            {
+                "name": e.name,
+                "api": e.api,
+                "models": list(e.models),
+                "default_model": e.default_model,
+                "base_url": e.base_url if staff else None,
+            }
+            for e in configured_endpoints().values()
+        ]
+        return Response(InferenceEndpointSerializer(rows, many=True).data)

@@ -7,3 +7,8 @@ class GenerationConfig(AppConfig):
     name = "rewardtrain.generation"
     label = "generation"
     verbose_name = "Generation jobs"
+
+    def ready(self) -> None:
+        from rewardtrain.generation.endpoints import configured_endpoints
+
+        configured_endpoints()  # a bad ANNOTATE_INFERENCE_ENDPOINTS stops the start, naming the entry and field

@@ -23,11 +23,15 @@ class GenerationJob(JobState):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="generation_jobs")
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="generation_jobs")
     backend = models.CharField(max_length=8, choices=Backend.choices, default=Backend.LOCAL)
-    endpoint_url = models.URLField(max_length=500, blank=True, help_text="Base URL, e.g. http://host:8001/v1")
-    endpoint_model = models.CharField(max_length=300, blank=True, help_text="Model name the endpoint serves.")
-    endpoint_api = models.CharField(max_length=12, default="chat", help_text="chat or completions.")
-    api_key_env = models.CharField(
-        max_length=100, blank=True, help_text="Name of the worker's environment variable holding the API key."
+    endpoint = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Name of an inference endpoint the operator configured (ANNOTATE_INFERENCE_ENDPOINTS).",
+    )
+    endpoint_model = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Model the endpoint serves: one of the endpoint's allowed models.",
     )
     # k, temperature, top_p, max_new_tokens, seed, best_of_n, batch_size, concurrency
     settings = models.JSONField(default=dict)
@@ -41,7 +45,7 @@ class GenerationJob(JobState):
     prompts_done = models.PositiveIntegerField(default=0)
     prompts_skipped = models.PositiveIntegerField(default=0)
     skipped = models.JSONField(default=list, blank=True, help_text="[{prompt, reason}] of skipped prompts.")
-    error = models.TextField(blank=True, help_text="What stopped a failed job, with its traceback.")
+    error = models.TextField(blank=True, help_text="What stopped a failed job, in one line.")
 
     def __str__(self) -> str:
         return f"generation job {self.pk} ({self.status})"

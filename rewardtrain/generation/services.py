@@ -4,14 +4,15 @@ A job's prompts are fixed when it is created. The worker claims the job's row (`
 samples a batch of prompts at a time, and stores each prompt in one transaction: its K candidates, its ranking
 task and the job's items. A resumed job skips the prompts that already have items, and the unique
 (job, prompt, sample index) constraint keeps a second worker from storing the same prompt twice.
+
+The `openai` backend names an endpoint the operator configured (`rewardtrain/generation/endpoints.py`); the
+worker resolves that name from its own settings and never calls anything a project admin typed.
 """
 
 import os
-import re
-import traceback
+import random
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlparse
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -24,9 +25,10 @@ from labeling.auditlog.services import audit_record
 from labeling.models import Candidate, CandidateSource, Project, Prompt, Task, TaskCandidate, TaskKind
 from labeling.models.annotations import Demonstration, ReviewStatus
 from labeling.services.errors import FieldError, conflict, invalid
-from labeling.services.imports import _shuffled_positions
+from rewardtrain.generation.endpoints import Endpoint, configured_endpoints, endpoint_get
 from rewardtrain.generation.models import Backend, GenerationItem, GenerationJob, PromptSelection
-from rewardtrain.jobs import claim_job, request_cancel, stale_job_ids
+from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
+from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
 
 # name: (type, default, min, max); None bounds are open.
@@ -43,7 +45,8 @@ SETTINGS: dict[str, tuple[type, Any, float | None, float | None]] = {
     "max_retries": (int, 4, 0, 10),
 }
 SAMPLING_KINDS = {ModelKind.BASE, ModelKind.SFT, ModelKind.POLICY}
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Stored order (candidate ids, task positions) must not follow the reward order nor be computable from public ids.
+_RANDOM = random.SystemRandom()
 # (prompt conversations) -> per prompt, K (text, reward or None) pairs, best first under best-of-N
 Sampler = Callable[[list[list[dict[str, str]]]], list[list[tuple[str, float | None]]]]
 
@@ -143,24 +146,34 @@ def _project_model(project: Project, model_id: int | None, field: str, kinds: se
     return model
 
 
-def _endpoint(backend: str, url: str, model_name: str, api: str, key_env: str) -> list[FieldError]:
+def _endpoint(backend: str, name: str, model_name: str) -> tuple[Endpoint | None, list[FieldError]]:
+    """The configured endpoint a job names, checked with its model; errors name the field."""
     if backend not in Backend.values:
-        return [FieldError(f"must be one of {', '.join(Backend.values)}", "backend")]
+        return None, [FieldError(f"must be one of {', '.join(Backend.values)}", "backend")]
     if backend == Backend.LOCAL:
-        return []
-    errors = []
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        errors.append(
-            FieldError("an OpenAI-compatible base URL like http://host:8001/v1 is needed", "endpoint_url")
-        )
-    if api not in ("chat", "completions"):
-        errors.append(FieldError("must be chat or completions", "endpoint_api"))
-    if key_env and not ENV_NAME.match(key_env):
-        errors.append(
-            FieldError("must be the name of an environment variable (not the key itself)", "api_key_env")
-        )
-    return errors
+        if name or model_name:
+            return None, [
+                FieldError(
+                    "only an openai-backend job names an endpoint", "endpoint" if name else "endpoint_model"
+                )
+            ]
+        return None, []
+    configured = configured_endpoints()
+    if not name:
+        known = ", ".join(configured) or "none: the operator has configured no inference endpoint"
+        return None, [FieldError(f"name an inference endpoint; configured: {known}", "endpoint")]
+    endpoint = configured.get(name)
+    if endpoint is None:
+        known = ", ".join(configured) or "none"
+        return None, [FieldError(f"no inference endpoint named '{name}'; configured: {known}", "endpoint")]
+    if model_name and model_name not in endpoint.models:
+        allowed = ", ".join(endpoint.models)
+        return None, [
+            FieldError(
+                f"endpoint '{name}' does not serve '{model_name}'; allowed: {allowed}", "endpoint_model"
+            )
+        ]
+    return endpoint, []
 
 
 @transaction.atomic
@@ -174,14 +187,13 @@ def generation_job_create(
     prompt_ids: list[int] | None = None,
     limit: int | None = None,
     backend: str = Backend.LOCAL,
-    endpoint_url: str = "",
+    endpoint: str = "",
     endpoint_model: str = "",
-    endpoint_api: str = "chat",
-    api_key_env: str = "",
     reward_model_id: int | None = None,
 ) -> GenerationJob:
-    """Queue a job on the `gpu` queue. The API key is never stored: only the name of the worker's env var."""
-    errors = _endpoint(backend, endpoint_url, endpoint_model, endpoint_api, api_key_env)
+    """Queue a job on the `gpu` queue. An `openai` job names a configured endpoint and one of its models (default:
+    its first); nothing about how to reach it (URL, key) is stored with the job."""
+    configured, errors = _endpoint(backend, endpoint, endpoint_model)
     if errors:
         raise invalid("Invalid generation job", *errors)
     model = _project_model(project, model_id, "model", SAMPLING_KINDS)
@@ -198,10 +210,8 @@ def generation_job_create(
         project=project,
         model=model,
         backend=backend,
-        endpoint_url=endpoint_url if backend == Backend.OPENAI else "",
-        endpoint_model=(endpoint_model or model.path) if backend == Backend.OPENAI else "",
-        endpoint_api=endpoint_api,
-        api_key_env=api_key_env if backend == Backend.OPENAI else "",
+        endpoint=configured.name if configured else "",
+        endpoint_model=(endpoint_model or configured.default_model) if configured else "",
         settings=clean,
         reward_model=reward_model,
         selection={"prompts": prompts, "prompt_ids": prompt_ids or [], "limit": limit},
@@ -214,7 +224,13 @@ def generation_job_create(
         project=project,
         actor=user,
         target=job,
-        details={"model": model.pk, "backend": backend, "prompts": len(ids), "settings": clean},
+        details={
+            "model": model.pk,
+            "backend": backend,
+            "endpoint": job.endpoint,
+            "prompts": len(ids),
+            "settings": clean,
+        },
     )
     _enqueue(job)
     return job
@@ -245,8 +261,9 @@ def generation_job_resume(*, job: GenerationJob) -> GenerationJob:
         raise conflict(
             f"Generation job {job.pk} is {job.status}; only a cancelled or failed job can be resumed."
         )
-    job.status, job.cancel_requested, job.finished_at, job.error = RunStatus.QUEUED, False, None, ""
-    job.save(update_fields=["status", "cancel_requested", "finished_at", "error"])
+    job.status, job.cancel_requested, job.finished_at = RunStatus.QUEUED, False, None
+    job.error = job.error_detail = ""
+    job.save(update_fields=["status", "cancel_requested", "finished_at", "error", "error_detail"])
     audit_record(AuditAction.GENERATION_RESUME, project=job.project, target=job)
     _enqueue(job)
     return job
@@ -258,7 +275,7 @@ def _sampling_record(job: GenerationJob) -> dict[str, Any]:
     record = {k: job.settings[k] for k in keys if k in job.settings}
     record.update(job=job.pk, backend=job.backend)
     if job.backend == Backend.OPENAI:
-        record["endpoint_model"] = job.endpoint_model
+        record["endpoint"], record["endpoint_model"] = job.endpoint, job.endpoint_model
     if job.reward_model_id:
         record["reward_model"] = job.reward_model.name
     return record
@@ -268,6 +285,8 @@ def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, f
     """The prompt's candidates, its ranking task and the job's items, in one transaction. False if already stored."""
     project = job.project
     base = _sampling_record(job)
+    # Best-of-N ranks the answers best first: stored in that order, candidate ids would give the ranking away.
+    answers = _RANDOM.sample(answers, len(answers))
     try:
         with transaction.atomic():
             if GenerationItem.objects.filter(job=job, prompt=prompt).exists():
@@ -291,7 +310,7 @@ def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, f
             task = Task.objects.create(
                 project=project, kind=TaskKind.RANKING, prompt=prompt, required_annotations=project.redundancy
             )
-            positions = _shuffled_positions(len(candidates), f"{project.pk}:{prompt.external_id}:gen{job.pk}")
+            positions = _RANDOM.sample(range(len(candidates)), len(candidates))
             TaskCandidate.objects.bulk_create(
                 [
                     TaskCandidate(task=task, candidate=c, position=positions[i])
@@ -337,23 +356,9 @@ def _sampler(job: GenerationJob) -> Sampler:
     )
     draw_n = s["best_of_n"] or s["k"]
     if job.backend == Backend.OPENAI:
-        from rewardtrain.training.openai_client import EndpointConfig, OpenAIClient
+        from rewardtrain.training.openai_client import OpenAIClient
 
-        api_key = ""
-        if job.api_key_env:
-            api_key = os.environ.get(job.api_key_env, "")
-            if not api_key:
-                raise RuntimeError(f"the worker has no environment variable {job.api_key_env} (the API key)")
-        client = OpenAIClient(
-            EndpointConfig(
-                base_url=job.endpoint_url,
-                model=job.endpoint_model,
-                api=job.endpoint_api,
-                api_key=api_key,
-                concurrency=s["concurrency"],
-                max_retries=s["max_retries"],
-            )
-        )
+        client = OpenAIClient(_endpoint_config(job, s))
 
         def make_backend(convs):
             return client.backend(convs, sampling)
@@ -361,9 +366,8 @@ def _sampler(job: GenerationJob) -> Sampler:
         from rewardtrain.training.modeling import load_model_and_tokenizer
 
         device = _device()
-        model, tokenizer = load_model_and_tokenizer(
-            job.model.path, gguf_file=job.model.gguf_file or None, device=device
-        )
+        located = registered_model_locate(job.model)  # checked again now: the root may have changed since
+        model, tokenizer = load_model_and_tokenizer(located.path, gguf_file=located.gguf_file, device=device)
 
         def make_backend(convs):
             return local_backend(model, tokenizer, convs, sampling, batch_size=s["batch_size"])
@@ -372,7 +376,7 @@ def _sampler(job: GenerationJob) -> Sampler:
     if s["best_of_n"]:
         from rewardtrain.training.modeling import load_reward_model
 
-        reward = load_reward_model(job.reward_model.path, device=_device())
+        reward = load_reward_model(registered_model_locate(job.reward_model).path, device=_device())
 
     def sample(convs: list[list[dict[str, str]]]) -> list[list[tuple[str, float | None]]]:
         drawn = collect_distinct(make_backend(convs), len(convs), draw_n, s["max_rounds"])
@@ -385,14 +389,44 @@ def _sampler(job: GenerationJob) -> Sampler:
     return sample
 
 
+class JobFailed(Exception):
+    """A failure whose message is already the one line to show the job's admins."""
+
+
+def _endpoint_config(job: GenerationJob, s: dict[str, Any]):
+    """How to reach the job's endpoint, from this worker's own settings: the base URL and the one variable the
+    operator named for its key. Nothing here comes from the job but the endpoint's name and model."""
+    from rewardtrain.training.openai_client import EndpointConfig
+
+    endpoint = endpoint_get(job.endpoint) if job.endpoint else None
+    if endpoint is None:
+        raise JobFailed(f"endpoint '{job.endpoint}' is not configured on this worker")
+    if job.endpoint_model not in endpoint.models:
+        raise JobFailed(f"endpoint '{endpoint.name}' no longer serves '{job.endpoint_model}'")
+    api_key = ""
+    if endpoint.api_key_env:
+        api_key = os.environ.get(endpoint.api_key_env, "")
+        if not api_key:
+            raise JobFailed(f"endpoint '{endpoint.name}': its API key is not set on this worker")
+    return EndpointConfig(
+        base_url=endpoint.base_url,
+        model=job.endpoint_model,
+        api=endpoint.api,
+        api_key=api_key,
+        concurrency=s["concurrency"],
+        max_retries=s["max_retries"],
+        timeout_s=endpoint.timeout,
+    )
+
+
 def _device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _finish(job: GenerationJob, status: str, error: str = "") -> GenerationJob:
-    GenerationJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), error=error)
+def _finish(job: GenerationJob, status: str, **fields: str) -> GenerationJob:
+    GenerationJob.objects.filter(pk=job.pk).update(status=status, finished_at=timezone.now(), **fields)
     return GenerationJob.objects.get(pk=job.pk)
 
 
@@ -424,8 +458,23 @@ def generation_job_execute(*, job_id: int, worker: str) -> GenerationJob | None:
                     _store_prompt(job, prompt, got)
             GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
     except Exception as e:
-        return _finish(job, RunStatus.FAILED, error=f"{e}\n\n{traceback.format_exc()}")
+        return _finish(job, RunStatus.FAILED, **_failure(job, e))
     return _finish(job, RunStatus.SUCCEEDED)
+
+
+def _failure(job: GenerationJob, exc: Exception) -> dict[str, str]:
+    """`error` (one line: the endpoint's name, the HTTP status, a short reason) and `error_detail` (traceback)."""
+    what = f"generation job {job.pk}"
+    if isinstance(exc, JobFailed):
+        return job_failure(exc, what, summary=str(exc))
+    if job.backend == Backend.OPENAI:
+        from rewardtrain.training.openai_client import EndpointError
+
+        if isinstance(exc, EndpointError):
+            return job_failure(
+                exc, f"{what} (endpoint '{job.endpoint}')", summary=f"endpoint '{job.endpoint}': {exc}"
+            )
+    return job_failure(exc, what)
 
 
 def generation_jobs_requeue_stale() -> list[int]:

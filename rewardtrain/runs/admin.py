@@ -5,8 +5,15 @@ from rewardtrain.runs.models import CandidateScore, RegisteredModel, RunMetric, 
 
 @admin.register(RegisteredModel)
 class RegisteredModelAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "name", "kind", "path", "produced_by", "created_at"]
-    list_filter = ["kind", "project"]
+    """Models are registered through the API, which checks them against the operator's model roots: here their
+    reference cannot be typed or changed (a run's `run` source would otherwise take any host path)."""
+
+    list_display = ["id", "project", "name", "kind", "source", "root", "path", "produced_by", "created_at"]
+    list_filter = ["kind", "source", "project"]
+    readonly_fields = ["source", "root", "path", "gguf_file", "produced_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
 
 @admin.register(TrainingRun)
@@ -23,7 +30,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["kind", "status", "project"]
-    readonly_fields = ["error", "last_metrics", "final_metrics"]
+    readonly_fields = ["error", "error_detail", "last_metrics", "final_metrics"]
 
 
 @admin.register(RunMetric)
@@ -36,7 +43,7 @@ class RunMetricAdmin(admin.ModelAdmin):
 class ScoringJobAdmin(admin.ModelAdmin):
     list_display = ["id", "project", "reward_model", "status", "scored", "total", "created_at"]
     list_filter = ["status", "project"]
-    readonly_fields = ["error"]
+    readonly_fields = ["error", "error_detail"]
 
 
 @admin.register(CandidateScore)

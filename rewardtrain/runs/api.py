@@ -4,26 +4,58 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from rewardtrain.api.base import AdminView
+from rewardtrain.api.base import AdminView, ErrorDetailField
 from rewardtrain.runs import services
+from rewardtrain.runs.artifacts import ModelRef, model_root_names
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, TrainingRun
 from rewardtrain.runs.selectors import get_run, run_lineage
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
+    reference = serializers.SerializerMethodField()
+
     class Meta:
         model = RegisteredModel
-        fields = ["id", "name", "kind", "path", "gguf_file", "produced_by", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "source",
+            "root",
+            "path",
+            "gguf_file",
+            "reference",
+            "produced_by",
+            "created_at",
+        ]
+
+    def get_reference(self, model: RegisteredModel) -> str:
+        return str(ModelRef.of(model))
 
 
 class RegisteredModelWriteSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     kind = serializers.ChoiceField(choices=ModelKind.values)
-    path = serializers.CharField(max_length=1000)
+    root = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A model root of the operator's (see model-roots/); blank: `path` is a hub name.",
+    )
+    path = serializers.CharField(
+        max_length=1000, help_text="A hub name (owner/name), or a directory relative to `root`."
+    )
     gguf_file = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+class ModelRootSerializer(serializers.Serializer):
+    name = serializers.CharField()
+
+
 class TrainingRunSerializer(serializers.ModelSerializer):
+    error_detail = ErrorDetailField()
+
     class Meta:
         model = TrainingRun
         fields = [
@@ -40,6 +72,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "last_metrics",
             "final_metrics",
             "error",
+            "error_detail",
             "created_at",
             "started_at",
             "finished_at",
@@ -75,11 +108,19 @@ class RegisteredModelListView(AdminView):
         return Response(RegisteredModelSerializer(model).data, status=status.HTTP_201_CREATED)
 
 
+class ModelRootListView(AdminView):
+    """The operator's model roots an admin may register models from: names only, never their host paths."""
+
+    @extend_schema(responses=ModelRootSerializer(many=True))
+    def get(self, request, project_id: int):
+        return Response([{"name": name} for name in model_root_names()])
+
+
 class TrainingRunListView(AdminView):
     @extend_schema(responses=TrainingRunSerializer(many=True))
     def get(self, request, project_id: int):
         rows = TrainingRun.objects.filter(project=self.project)
-        return Response(TrainingRunSerializer(rows, many=True).data)
+        return Response(TrainingRunSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(request=TrainingRunWriteSerializer, responses={201: TrainingRunSerializer})
     def post(self, request, project_id: int):
@@ -94,7 +135,9 @@ class TrainingRunListView(AdminView):
             base_model_id=data["base_model"],
             hyperparams=data["hyperparams"],
         )
-        return Response(TrainingRunSerializer(run).data, status=status.HTTP_201_CREATED)
+        return Response(
+            TrainingRunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class TrainingRunDetailView(AdminView):
@@ -107,7 +150,7 @@ class TrainingRunDetailView(AdminView):
         after = request.query_params.get("after")
         if after and after.isdigit():
             metrics = metrics.filter(pk__gt=int(after))
-        data = TrainingRunSerializer(run).data
+        data = TrainingRunSerializer(run, context={"request": request}).data
         data["metrics"] = RunMetricSerializer(metrics, many=True).data
         return Response(data)
 
@@ -116,7 +159,7 @@ class TrainingRunCancelView(AdminView):
     @extend_schema(request=None, responses=TrainingRunSerializer)
     def post(self, request, project_id: int, run_id: int):
         run = services.training_run_cancel(run=get_run(self.project, run_id))
-        return Response(TrainingRunSerializer(run).data)
+        return Response(TrainingRunSerializer(run, context={"request": request}).data)
 
 
 class TrainingRunLineageView(AdminView):

@@ -9,7 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from labeling.services.errors import FieldError, invalid
-from rewardtrain.api.base import AdminView, ReviewerView
+from rewardtrain.api.base import AdminView, ErrorDetailField, ReviewerView
 from rewardtrain.jobs import job_in_project
 from rewardtrain.runs import scoring
 from rewardtrain.runs.models import CandidateScore, ScoringJob
@@ -21,6 +21,7 @@ SCORES_PAGE = 1000
 
 class ScoringJobSerializer(serializers.ModelSerializer):
     reward_model_name = serializers.CharField(source="reward_model.name", read_only=True)
+    error_detail = ErrorDetailField()
 
     class Meta:
         model = ScoringJob
@@ -35,6 +36,7 @@ class ScoringJobSerializer(serializers.ModelSerializer):
             "total",
             "scored",
             "error",
+            "error_detail",
             "created_at",
             "started_at",
             "finished_at",
@@ -62,7 +64,7 @@ class ScoringJobListView(AdminView):
     @extend_schema(responses=ScoringJobSerializer(many=True))
     def get(self, request, project_id: int):
         rows = ScoringJob.objects.filter(project=self.project).select_related("reward_model")
-        return Response(ScoringJobSerializer(rows, many=True).data)
+        return Response(ScoringJobSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(request=ScoringJobWriteSerializer, responses={201: ScoringJobSerializer})
     def post(self, request, project_id: int):
@@ -74,20 +76,22 @@ class ScoringJobListView(AdminView):
             reward_model_id=body.validated_data["reward_model"],
             batch_size=body.validated_data["batch_size"],
         )
-        return Response(ScoringJobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ScoringJobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class ScoringJobDetailView(AdminView):
     @extend_schema(responses=ScoringJobSerializer)
     def get(self, request, project_id: int, job_id: int):
-        return Response(ScoringJobSerializer(_job(self.project, job_id)).data)
+        return Response(ScoringJobSerializer(_job(self.project, job_id), context={"request": request}).data)
 
 
 class ScoringJobCancelView(AdminView):
     @extend_schema(request=None, responses=ScoringJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = scoring.scoring_job_cancel(job=_job(self.project, job_id))
-        return Response(ScoringJobSerializer(job).data)
+        return Response(ScoringJobSerializer(job, context={"request": request}).data)
 
 
 def _int_param(request, name: str, required: bool = False) -> int | None:

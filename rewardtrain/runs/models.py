@@ -16,14 +16,35 @@ class ModelKind(models.TextChoices):
     POLICY = "policy", "Policy (preference-tuned)"
 
 
+class ModelSource(models.TextChoices):
+    HUB = "hub", "Hub name"
+    ROOT = "root", "Directory under an operator's model root"
+    RUN = "run", "A training run's own output"
+
+
 class RegisteredModel(models.Model):
-    """A model the project can train from, sample from or score with: a hub name or a local directory."""
+    """A model the project can train from, sample from or score with: an artifact reference, never a host path
+    an admin typed. `rewardtrain.runs.artifacts.model_locate` turns it into something a loader can open."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="registered_models")
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=8, choices=ModelKind.choices)
-    path = models.CharField(max_length=1000, help_text="Hugging Face hub name or a local directory.")
-    gguf_file = models.CharField(max_length=300, blank=True, help_text="GGUF file inside `path`, if any.")
+    source = models.CharField(max_length=8, choices=ModelSource.choices, default=ModelSource.HUB)
+    root = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The operator's model root (ANNOTATE_MODEL_ROOTS) a `root` model is in.",
+    )
+    path = models.CharField(
+        max_length=1000,
+        help_text="hub: the hub name (owner/name); root: the directory relative to the root; "
+        "run: the run's output directory, written by the run service.",
+    )
+    gguf_file = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="GGUF file inside the model directory (a relative path), if any.",
+    )
     produced_by = models.OneToOneField(
         "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="produced_model"
     )
@@ -68,6 +89,9 @@ class JobState(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    error_detail = models.TextField(
+        blank=True, help_text="The traceback of a failure, for site staff only (`error` is its one line)."
+    )
 
     class Meta:
         abstract = True
@@ -87,7 +111,7 @@ class TrainingRun(JobState):
     total_steps = models.PositiveIntegerField(default=0)
     last_metrics = models.JSONField(default=dict, blank=True)
     final_metrics = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, help_text="The traceback of a failed run.")
+    error = models.TextField(blank=True, help_text="What stopped a failed run, in one line.")
 
     def __str__(self) -> str:
         return f"{self.kind} run {self.pk} ({self.status})"

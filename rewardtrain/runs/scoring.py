@@ -6,7 +6,6 @@ or whose worker dies and that is claimed again (`requeue_stale_scoring_jobs`), p
 a second job for the same model only scores what is new. Scores are for admins; labelers never see them.
 """
 
-import traceback
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,7 +17,8 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Candidate, Project
 from labeling.services.errors import FieldError, conflict, invalid
-from rewardtrain.jobs import claim_job, request_cancel, stale_job_ids
+from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
+from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import CandidateScore, ModelKind, RegisteredModel, RunStatus, ScoringJob
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
@@ -92,7 +92,8 @@ def _score_batches(job: ScoringJob) -> bool:
     """Score until nothing is left (True) or a cancel is asked for (False)."""
     from rewardtrain.training import load_reward_model, score_texts  # torch: workers only
 
-    reward_model, tokenizer = load_reward_model(job.reward_model.path, device=_device())
+    located = registered_model_locate(job.reward_model)  # checked again now: the root may have changed since
+    reward_model, tokenizer = load_reward_model(located.path, device=_device())
     pending = unscored_candidates(job.project_id, job.reward_model_id)
     ScoringJob.objects.filter(pk=job.pk).update(total=job.scored + pending.count())
     after = 0
@@ -143,8 +144,8 @@ def scoring_job_execute(*, job_id: int, worker: str) -> ScoringJob | None:
     job = ScoringJob.objects.select_related("reward_model").get(pk=job.pk)
     try:
         done = _score_batches(job)
-    except Exception:
-        return _finish(job, RunStatus.FAILED, error=traceback.format_exc())
+    except Exception as exc:
+        return _finish(job, RunStatus.FAILED, **job_failure(exc, f"scoring job {job.pk}"))
     return _finish(job, RunStatus.SUCCEEDED if done else RunStatus.CANCELLED)
 
 

@@ -7,10 +7,7 @@ died is claimed again once its heartbeat is stale and resumes from its last chec
 
 import dataclasses
 import math
-import re
 import time
-import traceback
-from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,9 +19,24 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
-from rewardtrain.jobs import claim_job, request_cancel, stale_job_ids
+from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
-from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, RunStatus, TrainingRun
+from rewardtrain.runs.artifacts import (
+    ModelRef,
+    model_locate,
+    model_ref_check,
+    normalize_relpath,
+    registered_model_locate,
+)
+from rewardtrain.runs.models import (
+    ModelKind,
+    ModelSource,
+    RegisteredModel,
+    RunKind,
+    RunMetric,
+    RunStatus,
+    TrainingRun,
+)
 from rewardtrain.services.snapshots import snapshot_dir
 from rewardtrain.training.config import DPOConfig, RMConfig, SFTConfig
 
@@ -40,38 +52,51 @@ PRODUCES = {RunKind.SFT: ModelKind.SFT, RunKind.RM: ModelKind.RM, RunKind.DPO: M
 # Set by the run itself, never by the request (a DPO run's reference is always its base model).
 RESERVED_PARAMS = {"data", "model", "out", "gguf_file", "eval_data", "resume", "device", "ref_model"}
 DEFAULT_SAVE_EVERY = 50
-HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 @transaction.atomic
 def registered_model_create(
-    *, project: Project, user: AbstractBaseUser | None, name: str, kind: str, path: str, gguf_file: str = ""
+    *,
+    project: Project,
+    user: AbstractBaseUser | None,
+    name: str,
+    kind: str,
+    path: str,
+    gguf_file: str = "",
+    root: str = "",
 ) -> RegisteredModel:
-    """Register a base, SFT or reward model by hub name (`org/name`) or local directory."""
-    errors = []
+    """Register a base, SFT, reward or policy model: a hub name (`owner/name`, no `root`), or a directory
+    relative to one of the operator's model roots (`root` names it). Never a host path: see `artifacts`."""
     if kind not in ModelKind.values:
-        errors.append(FieldError(f"must be one of {', '.join(ModelKind.values)}", "kind"))
-    local = Path(path)
-    if local.is_absolute():
-        if not local.is_dir():
-            errors.append(FieldError(f"no directory at {path}", "path"))
-        elif gguf_file and not (local / gguf_file).is_file():
-            errors.append(FieldError(f"no file {gguf_file} in {path}", "gguf_file"))
-    elif not HUB_NAME.match(path):
-        errors.append(FieldError("must be an absolute local directory or a hub name like org/model", "path"))
-    if errors:
-        raise invalid("Invalid model", *errors)
+        raise invalid("Invalid model", FieldError(f"must be one of {', '.join(ModelKind.values)}", "kind"))
+    if root:
+        ref = ModelRef(source=ModelSource.ROOT, root=root, path=normalize_relpath(path), gguf_file=gguf_file)
+    else:
+        ref = ModelRef(source=ModelSource.HUB, path=path.strip(), gguf_file=gguf_file)
+    if ref.source == ModelSource.ROOT:
+        model_locate(ref)  # it must exist now (and is checked again whenever a worker loads it)
+    else:
+        errors = model_ref_check(ref)  # a hub model is fetched (or found in the cache) when first used
+        if errors:
+            raise invalid("Invalid model", *errors)
     if RegisteredModel.objects.filter(project=project, name=name).exists():
         raise conflict(f"A model named '{name}' is already registered in this project.")
     model = RegisteredModel.objects.create(
-        project=project, name=name, kind=kind, path=path, gguf_file=gguf_file, created_by=user
+        project=project,
+        name=name,
+        kind=kind,
+        source=ref.source,
+        root=ref.root,
+        path=ref.path,
+        gguf_file=gguf_file,
+        created_by=user,
     )
     audit_record(
         AuditAction.MODEL_REGISTER,
         project=project,
         actor=user,
         target=model,
-        details={"name": name, "kind": kind, "path": path},
+        details={"name": name, "kind": kind, "reference": str(ref), "gguf_file": gguf_file},
     )
     return model
 
@@ -184,11 +209,12 @@ def _claim(run_id: int, worker: str) -> TrainingRun | None:
 
 
 def _config(run: TrainingRun):
+    base = registered_model_locate(run.base_model)  # checked again now: the root may have changed since
     params = {"save_every": DEFAULT_SAVE_EVERY, **run.hyperparams}
     return CONFIGS[run.kind](
         data=str(snapshot_dir(run.snapshot)),
-        model=run.base_model.path,
-        gguf_file=run.base_model.gguf_file or None,
+        model=base.path,
+        gguf_file=base.gguf_file,
         out=run.output_dir,
         resume="auto",
         **params,
@@ -249,8 +275,8 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
 
         train = {RunKind.SFT: train_sft, RunKind.RM: train_rm, RunKind.DPO: train_dpo}[run.kind]
         result = train(_config(run), progress=recorder, should_stop=recorder.should_stop)
-    except Exception:
-        _finish(run, RunStatus.FAILED, error=traceback.format_exc())
+    except Exception as exc:
+        _finish(run, RunStatus.FAILED, **job_failure(exc, f"training run {run.pk}"))
         return TrainingRun.objects.get(pk=run.pk)
     if result.stopped_early:
         _finish(run, RunStatus.CANCELLED, step=result.steps, final_metrics=_finite(result.metrics))
@@ -261,6 +287,7 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
             project=run.project,
             name=f"{run.kind}-run-{run.pk}",
             kind=PRODUCES[run.kind],
+            source=ModelSource.RUN,  # written here, not typed by an admin: not checked against the roots
             path=result.output_dir,
             produced_by=run,
             created_by=run.created_by,

@@ -37,7 +37,7 @@ from labeling.models import (
     TaskStatus,
 )
 from labeling.selectors import guideline_current
-from labeling.services.errors import FieldError, invalid
+from labeling.services.errors import FieldError, invalid, size_text
 from rewardtrain.importers import LineErrors, PreferenceItem
 from rewardtrain.importers.parsers import FORMATS, PARSERS
 
@@ -67,7 +67,10 @@ def _text(data: bytes) -> str:
             raise invalid(f"The gzip file is damaged: {exc}") from exc
         limit *= MAX_DECOMPRESSED_BYTES_FACTOR
     if len(data) > limit:
-        raise invalid(f"The file is larger than the import limit of {limit / 1e6:.1f} MB.", code="too_large")
+        raise invalid(
+            f"The file is larger than the import limit of {size_text(limit)} ({limit:,} bytes).",
+            code="too_large",
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

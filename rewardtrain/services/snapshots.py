@@ -26,6 +26,7 @@ from labeling.auditlog.services import audit_record
 from labeling.models import ApiToken, Project
 from labeling.services.agreement import labeler_quality
 from rewardtrain import records, writers
+from rewardtrain.jobs import job_failure
 from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotKind, SnapshotStatus
 from rewardtrain.pairs import SPLITS
 from rewardtrain.params import SnapshotParams, snapshot_params_from
@@ -176,12 +177,11 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot | None:
         work.rename(final)
     except Exception as exc:
         shutil.rmtree(work, ignore_errors=True)
-        logger.exception("snapshot %s failed", snapshot_id)
         with transaction.atomic():
             Snapshot.objects.filter(pk=snapshot_id).update(
                 status=SnapshotStatus.FAILED,
-                error=f"{type(exc).__name__}: {exc}"[:4000],
                 finished_at=timezone.now(),
+                **job_failure(exc, f"snapshot {snapshot_id}"),
             )
         snapshot.refresh_from_db()
         return snapshot

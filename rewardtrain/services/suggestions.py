@@ -18,6 +18,7 @@ from annotate.jobs import enqueue_on_commit
 from labeling.models import Assignment, AssignmentStatus, Project, Suggestion, SuggestionStatus, TaskKind
 from labeling.services.conversations import MAX_MESSAGE_CHARS
 from labeling.services.errors import conflict, invalid, not_found
+from rewardtrain.runs.artifacts import ModelRef, model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ MAX_SUGGESTIONS_PER_ASSIGNMENT = 10
 # A pending suggestion no worker has answered for this long is given up (failed), so the labeler can ask again.
 PENDING_TIMEOUT = timedelta(minutes=5)
 SAMPLING = {"temperature": 0.7, "top_p": 0.95, "max_new_tokens": 384}
+SUGGESTION_FAILED = (
+    "The project's model could not write a suggestion; an admin can see why in the worker log."
+)
 
 
 def suggestion_model_for(project: Project) -> RegisteredModel:
@@ -87,8 +91,8 @@ def suggestion_request(
     suggestion = Suggestion.objects.create(
         assignment=assignment,
         user=user,
-        model_name=model.name,
-        model_path=model.path,
+        model_name=model.name,  # for admins (the demonstration keeps it); never in a labeler's payload
+        model_path=str(ModelRef.of(model)),  # the reference, resolved by the worker when it samples
         gguf_file=model.gguf_file,
     )
     from rewardtrain.tasks import gpu_suggest
@@ -132,15 +136,17 @@ def suggestion_execute(*, suggestion_id: int) -> Suggestion | None:
         from rewardtrain import model_cache
         from rewardtrain.training.inference import sample
 
-        model, tokenizer = model_cache.causal_lm(suggestion.model_path, suggestion.gguf_file)
+        located = model_locate(ModelRef.parse(suggestion.model_path, suggestion.gguf_file))
+        model, tokenizer = model_cache.causal_lm(located.path, located.gguf_file or "")
         messages = [{"role": m["role"], "content": m["content"]} for m in prompt.messages]
         text = sample(model, tokenizer, [messages], n=1, seed=suggestion.pk, **SAMPLING)[0][0]
         # PostgreSQL text cannot hold NUL, which a byte-level tokenizer can decode to.
         text = text.replace("\x00", "").strip()[:MAX_MESSAGE_CHARS]
         fields = {"status": SuggestionStatus.DONE, "text": text}
-    except Exception as exc:
+    except Exception:
+        # The labeler reads `error`: it names neither the model nor a path; the log has the details.
         logger.exception("suggestion %s failed", suggestion_id)
-        fields = {"status": SuggestionStatus.FAILED, "error": f"{type(exc).__name__}: {exc}"[:2000]}
+        fields = {"status": SuggestionStatus.FAILED, "error": SUGGESTION_FAILED}
     Suggestion.objects.filter(pk=suggestion_id, status=SuggestionStatus.PENDING).update(
         finished_at=timezone.now(), **fields
     )

@@ -2,7 +2,8 @@
 
 Layout of ``out/checkpoints/step-00000042/``::
 
-    model.safetensors        trainable module weights (tied tensors stored once)
+    model.safetensors        module weights (tied tensors stored once); with LoRA only the trainable ones
+                             (adapters, reward head): the frozen base is rebuilt from the starting model
     optimizer.pt             optimizer + LR-scheduler state (torch.save, loaded with weights_only=True)
     rng_rank{R}.pt           torch (+ CUDA) RNG state of every rank (dropout must replay identically)
     trainer_state.json       step, data position (micro-batch index, epoch), world size, metrics
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 from torch import nn
 
 from .distributed import DistEnv
@@ -79,15 +80,23 @@ def save_checkpoint(
     scheduler: Any,
     state: dict[str, Any],
     keep: int = 1,
+    trainable_only: bool = False,
 ) -> Path:
-    """Collective call (every rank must call it); rank 0 writes everything except per-rank RNG state."""
+    """Collective call (every rank must call it); rank 0 writes everything except per-rank RNG state.
+
+    ``trainable_only`` (LoRA) stores just the parameters that train; ``load_checkpoint`` then expects every
+    other parameter of the model to be frozen, i.e. rebuilt unchanged from the starting model."""
     root = checkpoint_root(out_dir)
     final = root / f"step-{step:08d}"
     tmp = root / f".tmp-step-{step:08d}"
     if env.is_main:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        save_model(model, str(tmp / "model.safetensors"))
+        if trainable_only:
+            trainable = {n: p.detach().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+            save_file(trainable, str(tmp / "model.safetensors"))
+        else:
+            save_model(model, str(tmp / "model.safetensors"))
         torch.save(
             {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optimizer.pt"
         )
@@ -96,6 +105,7 @@ def save_checkpoint(
     env.barrier()
     if env.is_main:
         payload = {"step": step, "world_size": env.world_size, **state}
+        payload["weights"] = "trainable" if trainable_only else "all"
         (tmp / STATE_FILE).write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
@@ -115,7 +125,10 @@ def load_checkpoint(
     """Restore weights, optimizer/scheduler and this rank's RNG state; returns ``trainer_state.json``."""
     path = Path(path)
     state = json.loads((path / STATE_FILE).read_text())
-    load_model(model, str(path / "model.safetensors"), device=str(env.device))
+    if state.get("weights") == "trainable":
+        _load_trainable(model, path / "model.safetensors", env.device)
+    else:
+        load_model(model, str(path / "model.safetensors"), device=str(env.device))
     opt = torch.load(path / "optimizer.pt", map_location=env.device, weights_only=True)
     optimizer.load_state_dict(opt["optimizer"])
     scheduler.load_state_dict(opt["scheduler"])
@@ -129,3 +142,16 @@ def load_checkpoint(
     if rng_file.is_file():
         _set_rng_state(torch.load(rng_file, weights_only=True))
     return state
+
+
+def _load_trainable(model: nn.Module, file: Path, device: torch.device) -> None:
+    """Load a ``trainable_only`` checkpoint: it must cover exactly the model's trainable parameters."""
+    saved = load_file(str(file), device=str(device))
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    if set(saved) != trainable:
+        missing, unexpected = sorted(trainable - set(saved)), sorted(set(saved) - trainable)
+        raise RuntimeError(
+            f"checkpoint {file.parent} does not match the model's trainable parameters (were the LoRA or "
+            f"freezing settings changed?): missing {missing[:5]}, unexpected {unexpected[:5]}"
+        )
+    model.load_state_dict(saved, strict=False)

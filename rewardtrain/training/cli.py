@@ -2,7 +2,12 @@
 
 Every field of ``SFTConfig`` / ``RMConfig`` / ``DPOConfig`` is a flag (``grad_accum`` -> ``--grad-accum``; booleans take
 ``--flag`` / ``--no-flag``). Ctrl-C or SIGTERM asks the run to stop after the current step and write a
-checkpoint; running the same command again resumes from it.
+checkpoint; so does creating the file named by ``--stop-file`` (what a supervisor uses under torchrun, where a
+signal to the launcher would reach every rank twice). Running the same command again resumes from it.
+
+With ``--progress json`` rank 0 prints one JSON object per event and, last, ``{"kind": "result", ...}``. A rank
+that fails writes its traceback to torchrun's error file (``TORCHELASTIC_ERROR_FILE``), where the supervisor
+(`launch.py`) reads it.
 """
 
 from __future__ import annotations
@@ -10,10 +15,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import signal
 import sys
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 from .config import DPOConfig, RMConfig, SFTConfig, TrainConfig
@@ -66,7 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
             default="text",
             help="progress output (stderr/stdout)",
         )
+        p.add_argument("--stop-file", default=None, help="stop (with a checkpoint) once this file exists")
     return parser
+
+
+def config_argv(command: str, config: TrainConfig) -> list[str]:
+    """The command line that gives `config` back through :func:`build_parser` (the inverse of parsing)."""
+    argv = [command]
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        elif value is not None:
+            argv.append(f"{flag}={value}")
+    return argv
 
 
 class _StopFlag:
@@ -89,10 +110,41 @@ class _StopFlag:
         return self.requested
 
 
+class _StopFile:
+    """Asked once per step on every rank (the ranks then agree, so all stop after the same step)."""
+
+    def __init__(self, flag: _StopFlag, path: str | None) -> None:
+        self.flag, self.path = flag, Path(path) if path else None
+        self.calls = 0
+        # Fault injection for the supervisor's tests: REWARDTRAIN_FAULT=<rank>:<step> fails that rank there.
+        fault = os.environ.get("REWARDTRAIN_FAULT", "")
+        rank, _, step = fault.partition(":")
+        self.fault_step = int(step) if fault and rank == os.environ.get("RANK", "0") else None
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        if self.fault_step is not None and self.calls >= self.fault_step:
+            raise RuntimeError(f"injected fault (REWARDTRAIN_FAULT) on rank {os.environ.get('RANK', '0')}")
+        return self.flag() or bool(self.path and self.path.exists())
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BaseException as exc:
+        if os.environ.get("TORCHELASTIC_ERROR_FILE") and not isinstance(exc, SystemExit):
+            # torchrun's record format, so the launcher (and torchrun's own summary) name this rank's traceback.
+            from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
+
+            ErrorHandler().record_exception(exc)
+        raise
+
+
+def _main(argv: list[str] | None) -> int:
     args = vars(build_parser().parse_args(argv))
-    command, progress_kind = args.pop("command"), args.pop("progress")
+    command, progress_kind, stop_file = args.pop("command"), args.pop("progress"), args.pop("stop_file")
     config = COMMANDS[command](**args)
+    main_rank = os.environ.get("RANK", "0") == "0"
     progress = {"text": TextProgressBar(), "json": JsonLinesProgress(), "none": None}[progress_kind]
     stop = _StopFlag()
     stop.install()
@@ -106,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     hf_logging.disable_progress_bar()
 
     train = {"sft": train_sft, "rm": train_rm, "dpo": train_dpo}[command]
-    result = train(config, progress=progress, should_stop=stop)
+    result = train(config, progress=progress, should_stop=_StopFile(stop, stop_file))
     summary = {
         "output_dir": result.output_dir,
         "steps": result.steps,
@@ -114,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint_dir": result.checkpoint_dir,
         "metrics": result.metrics,
     }
-    if progress_kind != "json":
+    if main_rank and progress_kind == "json":
+        print(json.dumps({"kind": "result", **summary}), flush=True)
+    elif main_rank:
         print(json.dumps(summary, indent=2))
     return 0

@@ -69,6 +69,20 @@ class TrainConfig:
     resume: str = "auto"
     """``auto``: resume from the newest checkpoint in ``out/checkpoints`` if any; ``no``; or a checkpoint dir."""
 
+    lora_r: int = 0
+    """LoRA rank (peft): if > 0, train low-rank adapters on the backbone instead of all its weights (a reward
+    model's scalar head is still fully trained). 0 trains every weight."""
+    lora_alpha: float = 16.0
+    """LoRA scaling numerator: the adapter's update is scaled by ``lora_alpha / lora_r``."""
+    lora_dropout: float = 0.0
+    """Dropout on the adapters' input."""
+    lora_target_modules: str = "auto"
+    """Comma-separated module names to adapt (e.g. ``q_proj,v_proj``), or ``auto``: every linear layer inside
+    the transformer blocks (attention and MLP projections, found by type)."""
+    lora_merge: bool = True
+    """Save the final model with the adapters merged into the weights (a plain model folder). With
+    ``--no-lora-merge`` the adapter, the reward head and a reference to the base model are saved instead."""
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -126,4 +140,5 @@ class DPOConfig(TrainConfig):
     label_smoothing: float = 0.0
     """Assumed probability that a preference label is flipped (conservative DPO); 0 is plain DPO."""
     ref_model: str | None = None
-    """Reference model (hub name or directory); defaults to ``model``."""
+    """Reference model (hub name or directory); defaults to ``model`` (with LoRA: the policy with its adapters
+    switched off, which is that same starting model without a second copy in memory)."""

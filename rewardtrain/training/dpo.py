@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import gc
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from .data import (
     resolve_data_files,
 )
 from .distributed import DistEnv
+from .lora import add_lora, check_lora_config, lora_enabled, save_causal_lm
 from .modeling import load_model_and_tokenizer
 from .progress import ProgressCallback
 from .trainer import LossOutput, TrainResult, autocast_context, run_training, training_session
@@ -210,8 +212,7 @@ class DPOTask:
         }
 
     def save_final(self, model: nn.Module, out_dir: Path) -> None:
-        model.save_pretrained(out_dir, safe_serialization=True)
-        self.tokenizer.save_pretrained(out_dir)
+        save_causal_lm(model, self.tokenizer, out_dir, merge=self.config.lora_merge)
 
 
 def load_dpo_items(path: Path | None, tokenizer: Any, config: DPOConfig) -> list[DPOPair]:
@@ -232,21 +233,29 @@ def train_dpo(
         raise ValueError(f"beta must be > 0, got {config.beta}")
     if not 0.0 <= config.label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {config.label_smoothing}")
+    check_lora_config(config)
     with training_session(config) as env:
         policy, tokenizer = load_model_and_tokenizer(config.model, gguf_file=config.gguf_file)
+        if lora_enabled(config):
+            policy = add_lora(policy, config, causal_lm=True)
         train_path, eval_path = resolve_data_files(config.data, config.eval_data)
         train_items = load_dpo_items(train_path, tokenizer, config)
         eval_items = load_dpo_items(eval_path, tokenizer, config)
+        reference_mode: Any = nullcontext()
         if config.ref_model:
             reference, _ = load_model_and_tokenizer(config.ref_model)
+        elif lora_enabled(config):
+            # The frozen base is the policy with its adapters switched off: no second copy in memory.
+            reference, reference_mode = policy, policy.disable_adapter()
         else:
             # The policy before any step (a resumed run loads its checkpoint later, in run_training).
             reference = copy.deepcopy(policy)
         autocast = autocast_context(config, env.device)
-        for items in (train_items, eval_items):
-            precompute_reference(
-                reference, items, tokenizer.pad_token_id, config.batch_size, env.device, autocast
-            )
+        with reference_mode:
+            for items in (train_items, eval_items):
+                precompute_reference(
+                    reference, items, tokenizer.pad_token_id, config.batch_size, env.device, autocast
+                )
         del reference
         gc.collect()
         if env.device.type == "cuda":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer, PreTrai
 REWARD_HEAD_FILE = "reward_head.safetensors"
 REWARD_CONFIG_FILE = "reward_model.json"
 REWARD_FORMAT = "rewardtrain.reward_model"
+ADAPTER_CONFIG_FILE = "adapter_config.json"  # peft's
+ADAPTER_BASE_FILE = "adapter_base.json"
+ADAPTER_FORMAT = "rewardtrain.lora_adapter"
 
 DType = torch.dtype | str | None
 
@@ -51,7 +55,11 @@ def _resolve_dtype(dtype: DType) -> torch.dtype | str | None:
 
 
 def load_tokenizer(name_or_path: str, gguf_file: str | None = None) -> Any:
-    """``AutoTokenizer`` with a pad token guaranteed (EOS is reused as pad when there is none)."""
+    """``AutoTokenizer`` with a pad token guaranteed (EOS is reused as pad when there is none).
+
+    An adapter folder saved without a tokenizer uses its base model's."""
+    if is_adapter_dir(name_or_path) and not (Path(name_or_path) / "tokenizer_config.json").is_file():
+        return load_tokenizer(*adapter_base(name_or_path))
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, **_hub_kwargs(name_or_path, gguf_file))
     if tokenizer.pad_token is None:
         if tokenizer.eos_token is not None:
@@ -61,9 +69,16 @@ def load_tokenizer(name_or_path: str, gguf_file: str | None = None) -> Any:
     return tokenizer
 
 
-def _sync_pad_token(model: PreTrainedModel, tokenizer: Any) -> None:
+def grow_embeddings(model: PreTrainedModel, tokenizer: Any) -> None:
+    """Make room for tokens the tokenizer has beyond the model's vocabulary (e.g. an added pad token). The
+    model remembers it: an adapter saved from it must then carry the (new) embedding rows too."""
     if model.get_input_embeddings().num_embeddings < len(tokenizer):
         model.resize_token_embeddings(len(tokenizer))
+        model._rewardtrain_vocab_grown = True
+
+
+def _sync_pad_token(model: PreTrainedModel, tokenizer: Any) -> None:
+    grow_embeddings(model, tokenizer)
     model.config.pad_token_id = tokenizer.pad_token_id
     gen = getattr(model, "generation_config", None)
     if gen is not None and gen.pad_token_id is None:
@@ -75,26 +90,94 @@ def load_model_and_tokenizer(
     gguf_file: str | None = None,
     dtype: DType = torch.float32,
     device: str | torch.device | None = None,
+    base_model: str | None = None,
 ) -> tuple[PreTrainedModel, Any]:
     """Load a causal LM + tokenizer from a hub name or a local directory (``local_files_only`` then).
 
     ``dtype`` defaults to fp32 (what training wants: bf16 is applied through autocast); pass ``"auto"`` to
-    keep the checkpoint's dtype for inference.
+    keep the checkpoint's dtype for inference. A LoRA adapter folder (``lora_merge`` off) loads its base
+    model (``base_model`` when given, else the one the folder names) with the adapter merged in.
     """
     tokenizer = load_tokenizer(name_or_path, gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(
-        name_or_path, dtype=_resolve_dtype(dtype), **_model_kwargs(name_or_path, gguf_file)
-    )
-    _drop_quantizer(model)
+    model = _load_pretrained(AutoModelForCausalLM, name_or_path, gguf_file, dtype, base_model)
     _sync_pad_token(model, tokenizer)
     if device is not None:
         model.to(device)
     return model, tokenizer
 
 
+def is_peft_model(model: Any) -> bool:
+    peft = sys.modules.get("peft")  # never imported: cannot be a peft model
+    return peft is not None and isinstance(model, peft.PeftModel)
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    """A folder holding a peft adapter (``adapter_config.json``) rather than full model weights."""
+    return (Path(path) / ADAPTER_CONFIG_FILE).is_file()
+
+
+def adapter_base(path: str | Path) -> tuple[str, str | None]:
+    """(base model, GGUF file inside it) that an adapter folder was trained on: what its run was given."""
+    path = Path(path)
+    meta_file = path / ADAPTER_BASE_FILE
+    if meta_file.is_file():
+        meta = json.loads(meta_file.read_text())
+        return meta["base_model"], meta.get("gguf_file") or None
+    base = json.loads((path / ADAPTER_CONFIG_FILE).read_text()).get("base_model_name_or_path")
+    if not base:
+        raise ValueError(f"adapter folder {path} names no base model")
+    return base, None
+
+
+def _load_pretrained(
+    auto_cls: Any,
+    name_or_path: str,
+    gguf_file: str | None,
+    dtype: DType,
+    base_model: str | None = None,
+) -> PreTrainedModel:
+    """``auto_cls.from_pretrained``; for an adapter folder, its base model (``base_model`` overrides the one
+    recorded, e.g. when the base lives elsewhere on this host) with the adapter merged into the weights."""
+    if not is_adapter_dir(name_or_path):
+        model = auto_cls.from_pretrained(
+            name_or_path, dtype=_resolve_dtype(dtype), **_model_kwargs(name_or_path, gguf_file)
+        )
+        return _drop_quantizer(model)
+    if gguf_file:
+        raise ValueError(f"{name_or_path} is a LoRA adapter folder: its GGUF base is named in the folder")
+    adapter_config = json.loads((Path(name_or_path) / ADAPTER_CONFIG_FILE).read_text())
+    if auto_cls is AutoModel and adapter_config.get("task_type") == "CAUSAL_LM":
+        # A reward model on an SFT adapter: the adapter's weights are named inside the causal LM.
+        lm = _load_pretrained(AutoModelForCausalLM, name_or_path, None, dtype, base_model)
+        return lm.base_model
+    from peft import PeftModel
+
+    base, base_gguf = (base_model, None) if base_model else adapter_base(name_or_path)
+    model = _load_pretrained(auto_cls, base, base_gguf, dtype)
+    # The adapter was trained on the base with its vocabulary grown to this tokenizer (then saved with it).
+    grow_embeddings(model, load_tokenizer(name_or_path))
+    return PeftModel.from_pretrained(model, name_or_path, is_trainable=False).merge_and_unload()
+
+
+def save_adapter(model: Any, out_dir: str | Path) -> None:
+    """Save a peft model's adapter weights and config, and the base model it needs (``adapter_base.json``)."""
+    base_model = model.get_base_model()
+    model.save_pretrained(
+        out_dir,
+        safe_serialization=True,
+        save_embedding_layers=bool(getattr(base_model, "_rewardtrain_vocab_grown", False)),
+    )
+    peft_config = model.peft_config[model.active_adapter]
+    base = getattr(model, "rewardtrain_base", None) or {"base_model": peft_config.base_model_name_or_path}
+    meta = {"format": ADAPTER_FORMAT, "version": 1, "gguf_file": None, **base}
+    (Path(out_dir) / ADAPTER_BASE_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
 def enable_activation_checkpointing(model: nn.Module) -> None:
     """Recompute activations in backward (transformers >= 5 name, falling back to the older one)."""
     target = model.backbone if isinstance(model, RewardModel) else model
+    if is_peft_model(target):
+        target = target.get_base_model()
     target.config.use_cache = False
     kwargs = {"use_reentrant": False}
     if hasattr(target, "activation_checkpointing_enable"):
@@ -135,10 +218,7 @@ class RewardModel(nn.Module):
         cls, name_or_path: str, gguf_file: str | None = None, dtype: DType = torch.float32
     ) -> RewardModel:
         """New reward model on top of any causal LM / SFT checkpoint (its LM head is dropped)."""
-        backbone = AutoModel.from_pretrained(
-            name_or_path, dtype=_resolve_dtype(dtype), **_model_kwargs(name_or_path, gguf_file)
-        )
-        return cls(_drop_quantizer(backbone))
+        return cls(_load_pretrained(AutoModel, name_or_path, gguf_file, dtype))
 
     def forward(
         self,
@@ -156,10 +236,16 @@ class RewardModel(nn.Module):
             return self.head(last.to(self.head.weight.dtype)).squeeze(-1).float()
 
     def save_pretrained(self, out_dir: str | Path, tokenizer: Any = None) -> None:
-        """Backbone via ``save_pretrained`` (safetensors) + ``reward_head.safetensors`` + ``reward_model.json``."""
+        """Backbone via ``save_pretrained`` (safetensors) + ``reward_head.safetensors`` + ``reward_model.json``.
+
+        A backbone with unmerged LoRA adapters is saved as its adapter (see ``save_adapter``)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        self.backbone.save_pretrained(out, safe_serialization=True)
+        adapter = is_peft_model(self.backbone)
+        if adapter:
+            save_adapter(self.backbone, out)
+        else:
+            self.backbone.save_pretrained(out, safe_serialization=True)
         if tokenizer is not None:
             tokenizer.save_pretrained(out)
         head = {k: v.detach().float().cpu().contiguous() for k, v in self.head.state_dict().items()}
@@ -168,8 +254,9 @@ class RewardModel(nn.Module):
             "format": REWARD_FORMAT,
             "version": 1,
             "hidden_size": self.head.in_features,
-            "backbone_class": type(self.backbone).__name__,
+            "backbone_class": type(self.backbone.get_base_model() if adapter else self.backbone).__name__,
             "reward_token": "last_non_padding",
+            "adapter": adapter,
         }
         (out / REWARD_CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -209,15 +296,20 @@ def is_reward_model_dir(path: str | Path) -> bool:
 
 
 def load_reward_model(
-    path: str | Path, dtype: DType = torch.float32, device: str | torch.device | None = None
+    path: str | Path,
+    dtype: DType = torch.float32,
+    device: str | torch.device | None = None,
+    base_model: str | None = None,
 ) -> tuple[RewardModel, Any]:
-    """Load a directory written by ``RewardModel.save_pretrained`` (model in eval mode) + its tokenizer."""
+    """Load a directory written by ``RewardModel.save_pretrained`` (model in eval mode) + its tokenizer.
+
+    A directory holding a LoRA adapter loads its base model (or ``base_model``) and merges the adapter in."""
     path = Path(path)
     meta = json.loads((path / REWARD_CONFIG_FILE).read_text())
     if meta.get("format") != REWARD_FORMAT:
         raise ValueError(f"{path} is not a reward model directory (format={meta.get('format')!r})")
     tokenizer = load_tokenizer(str(path))
-    backbone = AutoModel.from_pretrained(str(path), dtype=_resolve_dtype(dtype), local_files_only=True)
+    backbone = _load_pretrained(AutoModel, str(path), None, dtype, base_model)
     head = nn.Linear(meta["hidden_size"], 1)
     head.load_state_dict(load_file(str(path / REWARD_HEAD_FILE)))
     model = RewardModel(backbone, head)

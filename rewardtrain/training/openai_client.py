@@ -2,11 +2,16 @@
 
 Standard library only. Requests run in a thread pool with bounded concurrency; 429, 5xx, timeouts and
 refused connections are retried with exponential back-off (honouring ``Retry-After``); an endpoint that stays
-down raises :class:`EndpointUnavailable` naming its URL. Other 4xx answers are not retried.
+down raises :class:`EndpointUnavailable`. Other 4xx answers are not retried.
+
+The key goes only to the configured base URL: no redirect is followed (a 3xx is an error naming its status), and
+an error says in one line what went wrong (the HTTP status and at most the first line of the server's
+``error.message``, cut short), never the server's whole reply: its text reaches the people who run jobs.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import time
@@ -16,20 +21,71 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from .chat import PLAIN_ROLE_HEADERS, Message
 from .generate import Backend, SamplingSettings
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 30.0
+REASON_MAX_CHARS = 100
+ERROR_BODY_MAX_BYTES = 64 * 1024
 
 
 class EndpointError(RuntimeError):
-    """The endpoint answered, but refused the request (a 4xx other than 429, or a malformed body)."""
+    """The endpoint answered, but refused the request (a 3xx or a 4xx other than 429, or a malformed body).
+
+    Its text is one short line (``HTTP 400: <reason>``); ``status`` is the HTTP status, if there was one."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class EndpointUnavailable(EndpointError):
     """The endpoint could not be reached, or kept failing, after every retry."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises the 3xx as an HTTPError: reported, never followed
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _reason(body: bytes) -> str:
+    """The first line of a JSON error body's ``error.message`` (or ``message``/``detail``), cut short; else ""."""
+    try:
+        data = json.loads(body.decode("utf-8", "replace"))
+    except ValueError:
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    message = data.get("error")
+    if isinstance(message, dict):
+        message = message.get("message")
+    if message is None:
+        message = data.get("message", data.get("detail"))
+    if not isinstance(message, str):
+        return ""
+    line = next((x.strip() for x in message.splitlines() if x.strip()), "")
+    line = "".join(c if c.isprintable() else " " for c in line)
+    return line if len(line) <= REASON_MAX_CHARS else line[: REASON_MAX_CHARS - 1] + "…"
+
+
+def _error_body(error: urllib.error.HTTPError) -> bytes:
+    try:
+        return error.read(ERROR_BODY_MAX_BYTES) if error.fp else b""
+    except (OSError, http.client.HTTPException):
+        return b""
+
+
+def _http_error(code: int, body: bytes) -> str:
+    if 300 <= code < 400:
+        return f"HTTP {code}: the endpoint redirected; redirects are not followed"
+    reason = _reason(body)
+    return f"HTTP {code}: {reason}" if reason else f"HTTP {code}"
 
 
 @dataclass(frozen=True)
@@ -41,12 +97,19 @@ class EndpointConfig:
     concurrency: int = 4
     max_retries: int = 4
     backoff_s: float = 0.5
-    timeout_s: float = 120.0
+    timeout_s: float = 30.0
 
     @property
     def url(self) -> str:
         path = "chat/completions" if self.api == "chat" else "completions"
         return f"{self.base_url.rstrip('/')}/{path}"
+
+
+def _os_reason(error: object) -> str:
+    """A connection failure in a few words (the OS's own text, without paths or addresses)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror.lower()
+    return type(error).__name__ if isinstance(error, BaseException) else str(error)[:REASON_MAX_CHARS]
 
 
 def plain_prompt(messages: Sequence[Message]) -> str:
@@ -61,6 +124,9 @@ class OpenAIClient:
     def __init__(self, config: EndpointConfig) -> None:
         if config.api not in ("chat", "completions"):
             raise ValueError(f"api must be 'chat' or 'completions', not {config.api!r}")
+        parsed = urlparse(config.base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError("base_url must be an http(s) URL")
         self.config = config
 
     def _body(self, messages: Sequence[Message], n: int, settings: SamplingSettings, seed: int) -> dict:
@@ -90,25 +156,27 @@ class OpenAIClient:
             wait = cfg.backoff_s * (2**attempt) * (1 + 0.25 * random.random())
             request = urllib.request.Request(cfg.url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(request, timeout=cfg.timeout_s) as response:
+                with _OPENER.open(request, timeout=cfg.timeout_s) as response:
                     return json.loads(response.read().decode("utf-8"))
             except urllib.error.HTTPError as e:
-                detail = e.read().decode("utf-8", "replace")[:300]
+                last = _http_error(e.code, _error_body(e))
                 if e.code not in RETRY_STATUS:
-                    raise EndpointError(f"{cfg.url} refused the request: HTTP {e.code}: {detail}") from e
-                last = f"HTTP {e.code}: {detail}"
+                    raise EndpointError(last, status=e.code) from None
                 retry_after = e.headers.get("Retry-After") if e.headers else None
                 if retry_after and retry_after.strip().isdigit():
                     wait = min(float(retry_after), MAX_RETRY_AFTER_S)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-                last = str(getattr(e, "reason", e))
-            except json.JSONDecodeError as e:
-                raise EndpointError(f"{cfg.url} answered with something that is not JSON: {e}") from e
+            except TimeoutError:
+                last = f"no answer within {cfg.timeout_s:g} s"
+            except urllib.error.URLError as e:
+                reason = e.reason
+                last = "no answer in time" if isinstance(reason, TimeoutError) else _os_reason(reason)
+            except (OSError, http.client.HTTPException) as e:
+                last = _os_reason(e)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise EndpointError("the answer is not JSON") from None
             if attempt < cfg.max_retries:
                 time.sleep(wait)
-        raise EndpointUnavailable(
-            f"OpenAI-compatible endpoint {cfg.url} is unavailable after {cfg.max_retries + 1} attempts: {last}"
-        )
+        raise EndpointUnavailable(f"unavailable after {cfg.max_retries + 1} attempts: {last}")
 
     def complete(
         self, messages: Sequence[Message], n: int, settings: SamplingSettings, seed: int | None = None
@@ -120,8 +188,8 @@ class OpenAIClient:
             if self.config.api == "chat":
                 return [c["message"]["content"] or "" for c in choices]
             return [c["text"] or "" for c in choices]
-        except (KeyError, TypeError) as e:
-            raise EndpointError(f"{self.config.url} answered without choices: {str(answer)[:300]}") from e
+        except (KeyError, TypeError):
+            raise EndpointError("the answer has no choices") from None
 
     def backend(self, prompts: Sequence[Sequence[Message]], settings: SamplingSettings) -> Backend:
         """A :func:`~rewardtrain.training.generate.collect_distinct` backend: one request per prompt, at most

@@ -20,10 +20,12 @@ from .data import (
     tokenize_rankings,
 )
 from .distributed import DistEnv
+from .lora import add_lora_to_reward_model, check_lora_config, lora_enabled, save_reward_model
 from .losses import kwise_loss
 from .modeling import (
     RewardModel,
     freeze_lower_layers,
+    grow_embeddings,
     is_reward_model_dir,
     load_reward_model,
     load_tokenizer,
@@ -119,7 +121,7 @@ class RewardTask:
 
     def save_final(self, model: nn.Module, out_dir: Path) -> None:
         assert isinstance(model, RewardModel)
-        model.save_pretrained(out_dir, tokenizer=self.tokenizer)
+        save_reward_model(model, self.tokenizer, out_dir, merge=self.config.lora_merge)
 
 
 def load_rm_items(path: Path | None, tokenizer: Any, config: RMConfig) -> list[EncodedRanking]:
@@ -136,9 +138,10 @@ def build_reward_model(config: RMConfig) -> tuple[RewardModel, Any]:
     else:
         tokenizer = load_tokenizer(config.model, config.gguf_file)
         model = RewardModel.from_backbone(config.model, gguf_file=config.gguf_file)
-        if model.backbone.get_input_embeddings().num_embeddings < len(tokenizer):
-            model.backbone.resize_token_embeddings(len(tokenizer))
+        grow_embeddings(model.backbone, tokenizer)
         model.backbone.config.pad_token_id = tokenizer.pad_token_id
+    if lora_enabled(config):
+        add_lora_to_reward_model(model, config)  # before freezing, so lower layers' adapters freeze too
     freeze_lower_layers(model, config.freeze_layers)
     return model, tokenizer
 
@@ -154,6 +157,7 @@ def train_rm(
     optimizer step sees ``batch_size * grad_accum * world_size`` prompts (the number of pairs is reported
     as ``pairs_per_step``). Resume and cancellation work as in ``train_sft``.
     """
+    check_lora_config(config)
     with training_session(config) as env:
         model, tokenizer = build_reward_model(config)
         train_path, eval_path = resolve_data_files(config.data, config.eval_data)

@@ -23,6 +23,7 @@ from .data import (
     tokenize_sft,
 )
 from .distributed import DistEnv
+from .lora import add_lora, check_lora_config, lora_enabled, save_causal_lm
 from .modeling import load_model_and_tokenizer
 from .progress import ProgressCallback
 from .trainer import LossOutput, TrainResult, run_training, training_session
@@ -77,8 +78,7 @@ class SFTTask:
         return {"val_loss": val_loss, "val_ppl": math.exp(min(val_loss, 50.0))}
 
     def save_final(self, model: nn.Module, out_dir: Path) -> None:
-        model.save_pretrained(out_dir, safe_serialization=True)
-        self.tokenizer.save_pretrained(out_dir)
+        save_causal_lm(model, self.tokenizer, out_dir, merge=self.config.lora_merge)
 
 
 def load_sft_items(path: Path | None, tokenizer: Any, config: SFTConfig) -> list[SFTExample]:
@@ -98,8 +98,11 @@ def train_sft(
     Resumes automatically from ``out/checkpoints`` (see ``config.resume``). ``should_stop`` is polled before
     every optimizer step; when it returns True a checkpoint is written and the result has ``stopped_early``.
     """
+    check_lora_config(config)
     with training_session(config) as env:
         model, tokenizer = load_model_and_tokenizer(config.model, gguf_file=config.gguf_file)
+        if lora_enabled(config):
+            model = add_lora(model, config, causal_lm=True)
         train_path, eval_path = resolve_data_files(config.data, config.eval_data)
         train_items = load_sft_items(train_path, tokenizer, config)
         # Evaluation is never packed, so the validation loss is per-conversation clean.

@@ -179,7 +179,17 @@ def run_training(
     def checkpoint(step: int, metrics: dict[str, float]) -> str:
         mb = step * accum
         state = {"micro_batch": mb, "epoch": plan.epoch_of(mb), "metrics": metrics, **batching}
-        path = save_checkpoint(out, env, step, model, optimizer, scheduler, state, config.keep_checkpoints)
+        path = save_checkpoint(
+            out,
+            env,
+            step,
+            model,
+            optimizer,
+            scheduler,
+            state,
+            config.keep_checkpoints,
+            trainable_only=config.lora_r > 0,
+        )
         return str(path)
 
     emit(

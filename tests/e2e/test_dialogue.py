@@ -71,9 +71,11 @@ def test_a_labeler_writes_a_dialogue_playing_both_roles(live_server, browser):
     context.close()
 
 
+@pytest.mark.usefixtures("model_root")
 def test_a_labeler_asks_for_a_suggestion_and_edits_it(live_server, browser, tmp_path, monkeypatch):
     from rewardtrain.runs.models import ModelKind
     from rewardtrain.runs.services import registered_model_create
+    from rewardtrain.runs.tests.roots import rooted
     from rewardtrain.services import suggestions
     from rewardtrain.tasks import gpu_suggest
     from rewardtrain.training.tests.helpers import CORPUS
@@ -86,7 +88,7 @@ def test_a_labeler_asks_for_a_suggestion_and_edits_it(live_server, browser, tmp_
     add_member(project, Role.LABELER, user=make_user("e2e-sug-labeler"))
     build_tiny_model_and_tokenizer(tmp_path / "sft", corpus=CORPUS)
     registered_model_create(
-        project=project, user=admin, name="tiny-sft", kind=ModelKind.SFT, path=str(tmp_path / "sft")
+        project=project, user=admin, name="tiny-sft", kind=ModelKind.SFT, **rooted(tmp_path / "sft")
     )
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -97,13 +99,12 @@ def test_a_labeler_asks_for_a_suggestion_and_edits_it(live_server, browser, tmp_
     page.wait_for_selector("button:has-text('Suggest')")
     _focused(page, "demonstration")
     page.keyboard.press("Control+.")
-    page.wait_for_selector("[data-testid=suggestion-state]:has-text('Asking tiny-sft')")
+    page.wait_for_selector("[data-testid=suggestion-state]:has-text('Asking the model')")
     page.wait_for_selector("button:has-text('Suggesting…')")
     suggestion = Suggestion.objects.get()
     assert gpu_suggest(suggestion.pk) == "done"  # what the gpu worker would do
-    page.wait_for_selector(
-        "[data-testid=suggestion-state]:has-text('Suggestion from tiny-sft')", timeout=15000
-    )
+    page.wait_for_selector("[data-testid=suggestion-state]:has-text('Suggestion inserted')", timeout=15000)
+    assert "tiny-sft" not in page.content()  # labelers never learn which model wrote it
     suggestion.refresh_from_db()
     editor = page.locator("textarea[name=demonstration]")
     assert editor.input_value() == suggestion.text

@@ -2,15 +2,20 @@
 
 import pytest
 
-from labeling.models import Prompt
+from labeling.models import Prompt, Role
+from labeling.tests.factories import add_member
 from rewardtrain.generation import services
 from rewardtrain.generation.models import GenerationJob
 from rewardtrain.generation.tests.helpers import project_with_prompts, register
-from rewardtrain.runs.models import RunStatus
+from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.slow,
+    pytest.mark.usefixtures("model_root"),
+]
 
 
 def test_generation_page_starts_watches_cancels_and_resumes_jobs(live_server, browser, tmp_path):
@@ -58,4 +63,35 @@ def test_generation_page_starts_watches_cancels_and_resumes_jobs(live_server, br
     row.get_by_role("button", name="Resume").click()
     row.get_by_role("button", name="Cancel").wait_for()
     assert GenerationJob.objects.get(pk=second.pk).status == RunStatus.QUEUED
+    page.context.close()
+
+
+def test_an_admin_picks_an_inference_endpoint_by_name(live_server, browser, settings):
+    settings.ANNOTATE_INFERENCE_ENDPOINTS = {
+        "vllm": {"base_url": "http://10.9.8.7:8001/v1", "models": ["served-a", "served-b"]}
+    }
+    settings.ANNOTATE_INFERENCE_ENDPOINTS_FILE = ""
+    project, _staff = project_with_prompts(2)
+    model = RegisteredModel.objects.create(
+        project=project, name="remote", kind=ModelKind.BASE, path="org/remote"
+    )
+    admin = add_member(project, role=Role.ADMIN)  # a project admin, not site staff
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(live_server.url + "/")
+    page.fill("input[name=username]", admin.username)
+    page.fill("input[name=password]", "pw-" + admin.username)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Your projects")
+    page.goto(f"{live_server.url}/projects/{project.pk}/generation")
+    page.get_by_label("Model to sample from").select_option(str(model.pk))
+    page.get_by_label("Prompts", exact=True).select_option("no_ranking_task")
+    page.get_by_label("Backend").select_option("openai")
+    page.get_by_label("Endpoint", exact=True).select_option("vllm")
+    page.get_by_label("Served model").select_option("served-b")
+    assert "10.9.8.7" not in page.content()  # where the endpoint is stays with the operator
+    page.get_by_role("button", name="Start generation").click()
+    page.get_by_role("table", name="Generation jobs").get_by_text("via vllm (served-b)").wait_for()
+    job = GenerationJob.objects.get(project=project)
+    assert (job.backend, job.endpoint, job.endpoint_model) == ("openai", "vllm", "served-b")
     page.context.close()

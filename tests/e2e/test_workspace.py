@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from labeling.models import Demonstration, Draft, Ranking, Role, TaskCandidate
+from labeling.models import Assignment, Demonstration, Draft, Ranking, Role
+from labeling.services.blind import public_ids
 from labeling.services.imports import import_file
 from labeling.tests.factories import add_member, make_project, make_user
 
@@ -74,15 +75,13 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     assert page.locator(".answers img, .answers script").count() == 0
 
     # Keyboard only: A=2, B=1, C=2 (a tie with A), D=3; then C rated 5 and flagged "hallucination".
-    ids = list(
-        TaskCandidate.objects.filter(task__project=project, task__kind="ranking")
-        .order_by("position")
-        .values_list("candidate_id", flat=True)
-    )
-    a, b, c, d = ids
+    # The answers in the order shown: by the labeler's blind ids (database ids never reach the page).
+    lease = Assignment.objects.get(task__project=project, task__kind="ranking")
+    shown = public_ids(lease.pk, lease.task.task_candidates.values_list("candidate_id", flat=True))
+    a, b, c, d = shown
     for key in ["2", "1", "2", "3"]:
         page.keyboard.press(key)
-    assert page.locator(f"[data-candidate='{a}'] .rank").inner_text() == "rank 2 (tie)"
+    assert page.locator(f"[data-candidate='{shown[a]}'] .rank").inner_text() == "rank 2 (tie)"
     assert page.locator(".tiers .tier[data-tier='2'] .chip").all_inner_texts() == ["A", "C"]
     page.keyboard.press("k")  # from D up to C
     page.keyboard.press("Shift+Digit5")
@@ -90,7 +89,7 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     page.wait_for_selector(".flag-picker")
     page.keyboard.press("3")  # the third flag of the default guideline: hallucination
     page.keyboard.press("Escape")
-    assert page.locator(f"[data-candidate='{c}'] .rating").inner_text() == "rated 5/7"
+    assert page.locator(f"[data-candidate='{shown[c]}'] .rating").inner_text() == "rated 5/7"
     page.keyboard.press("Enter")
 
     # The next task (the demonstration, prefetched) shows at once; every turn of the conversation is shown.
@@ -191,7 +190,7 @@ def test_expired_lease_is_explained_and_past_work_can_be_revised(live_server, br
 
     from django.utils import timezone
 
-    from labeling.models import AnnotationRevision, Assignment
+    from labeling.models import AnnotationRevision
     from labeling.services.assignment import assignment_claim_next
     from labeling.services.submission import assignment_submit
 
@@ -229,8 +228,9 @@ def test_expired_lease_is_explained_and_past_work_can_be_revised(live_server, br
     page.keyboard.press("Enter")
     page.wait_for_selector(".lost:has-text('This work was not stored')")
     assert "expired" in page.locator(".lost").inner_text()
+    first_shown = min(public_ids(mine.pk, ids).values())
     assert (
-        page.locator(f"[data-candidate='{ids[0]}'] .rank").inner_text() == "rank 1"
+        page.locator(f"[data-candidate='{first_shown}'] .rank").inner_text() == "rank 1"
     )  # the work stays on screen
 
     # Next task: a demonstration, submitted, then revised from the history while its task is open.

@@ -1,7 +1,7 @@
 // Generation jobs of a project, for admins: sample K answers per prompt from a registered model (locally on the
 // gpu queue, or from an OpenAI-compatible endpoint), watch the progress, cancel and resume.
 import { useEffect, useState } from "react";
-import { api, ApiError, GenerationJob, Project } from "../api";
+import { api, ApiError, GenerationJob, InferenceEndpoint, Project } from "../api";
 import { canResume, isActive, jobProgress, jobRequest } from "../generation";
 
 interface RegisteredModel { id: number; name: string; kind: string }
@@ -9,16 +9,19 @@ interface RegisteredModel { id: number; name: string; kind: string }
 const message = (e: unknown) =>
   e instanceof ApiError ? [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)].join("\n") : String(e);
 
-function CreateJob({ project, models, onCreated }: { project: Project; models: RegisteredModel[]; onCreated: () => void }) {
+function CreateJob({ project, models, endpoints, onCreated }: {
+  project: Project; models: RegisteredModel[]; endpoints: InferenceEndpoint[]; onCreated: () => void;
+}) {
   const samplers = models.filter((m) => m.kind === "base" || m.kind === "sft" || m.kind === "policy");
   const rewardModels = models.filter((m) => m.kind === "rm");
   const [form, setForm] = useState<Record<string, string>>({
     model: "", prompts: "accepted_demonstration", limit: "", backend: "local",
     k: String(project.k_answers), temperature: "1.0", top_p: "1.0", max_new_tokens: "256", seed: "0",
-    best_of_n: "", reward_model: "", endpoint_url: "", endpoint_model: "", endpoint_api: "chat", api_key_env: "",
+    best_of_n: "", reward_model: "", endpoint: "", endpoint_model: "",
   });
   const [error, setError] = useState("");
   const set = (key: string) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
+  const chosen = endpoints.find((x) => x.name === form.endpoint);
   const submit = () =>
     api("POST", `/api/projects/${project.id}/generation-jobs/`, jobRequest(form)).then(
       () => { setError(""); onCreated(); }, (e) => setError(message(e)));
@@ -59,12 +62,23 @@ function CreateJob({ project, models, onCreated }: { project: Project; models: R
       </div>
       {form.backend === "openai" && (
         <div className="inline-form">
-          <input aria-label="Endpoint URL" placeholder="http://host:8001/v1" value={form.endpoint_url} onChange={set("endpoint_url")} />
-          <input aria-label="Served model name" placeholder="served model (default: the model's path)" value={form.endpoint_model} onChange={set("endpoint_model")} />
-          <select aria-label="Endpoint API" value={form.endpoint_api} onChange={set("endpoint_api")}>
-            <option value="chat">/chat/completions</option><option value="completions">/completions</option>
-          </select>
-          <input aria-label="API key variable" placeholder="API key env var on the worker (optional)" value={form.api_key_env} onChange={set("api_key_env")} />
+          {endpoints.length === 0 ? (
+            <p className="muted">No inference endpoint is configured on this installation (ask its operator).</p>
+          ) : (
+            <>
+              <select aria-label="Endpoint" value={form.endpoint}
+                onChange={(e) => setForm({ ...form, endpoint: e.target.value, endpoint_model: "" })}>
+                <option value="">endpoint…</option>
+                {endpoints.map((x) => <option key={x.name} value={x.name}>{x.name} ({x.api})</option>)}
+              </select>
+              {chosen && (
+                <select aria-label="Served model" value={form.endpoint_model} onChange={set("endpoint_model")}>
+                  <option value="">{chosen.default_model} (default)</option>
+                  {chosen.models.slice(1).map((m) => <option key={m} value={m}>{m}</option>)}
+                </select>
+              )}
+            </>
+          )}
         </div>
       )}
       <button className="primary" onClick={submit}>Start generation</button>
@@ -88,7 +102,7 @@ function JobRow({ projectId, job, onChange }: { projectId: number; job: Generati
   return (
     <tr aria-label={`Generation job ${job.id}`}>
       <td>{job.id}</td>
-      <td>{job.model_name}{job.backend === "openai" ? ` via ${job.endpoint_url}` : ""}</td>
+      <td>{job.model_name}{job.backend === "openai" ? ` via ${job.endpoint} (${job.endpoint_model})` : ""}</td>
       <td>
         K={s.k}, T={s.temperature}, top-p={s.top_p}, {s.max_new_tokens} tokens, seed {s.seed}
         {s.best_of_n ? `, best of ${s.best_of_n} by ${job.reward_model_name}` : ""}
@@ -102,7 +116,8 @@ function JobRow({ projectId, job, onChange }: { projectId: number; job: Generati
             <ul>{job.skipped.map((x) => <li key={x.prompt}>prompt {x.prompt}: {x.reason}</li>)}</ul>
           </details>
         )}
-        {job.error && <details><summary className="error">error</summary><pre className="error">{job.error}</pre></details>}
+        {job.error && <p className="error">{job.error}</p>}
+        {job.error_detail && <details><summary>traceback (site staff)</summary><pre className="error">{job.error_detail}</pre></details>}
         {error && <pre className="error">{error}</pre>}
       </td>
       <td>
@@ -116,10 +131,12 @@ function JobRow({ projectId, job, onChange }: { projectId: number; job: Generati
 export function GenerationPage({ project }: { project: Project }) {
   const [jobs, setJobs] = useState<GenerationJob[]>([]);
   const [models, setModels] = useState<RegisteredModel[]>([]);
+  const [endpoints, setEndpoints] = useState<InferenceEndpoint[]>([]);
   const [tick, setTick] = useState(0);
   const reload = () => setTick((t) => t + 1);
   useEffect(() => {
     api<RegisteredModel[]>("GET", `/api/projects/${project.id}/models/`).then(setModels);
+    api<InferenceEndpoint[]>("GET", `/api/projects/${project.id}/inference-endpoints/`).then(setEndpoints);
   }, [project.id]);
   useEffect(() => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -131,7 +148,7 @@ export function GenerationPage({ project }: { project: Project }) {
   }, [project.id, tick]);
   return (
     <div className="dashboard">
-      <CreateJob project={project} models={models} onCreated={reload} />
+      <CreateJob project={project} models={models} endpoints={endpoints} onCreated={reload} />
       <section className="card">
         <h3>Generation jobs</h3>
         {jobs.length === 0 ? <p className="muted">No generation job yet.</p> : (

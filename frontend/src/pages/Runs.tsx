@@ -12,7 +12,10 @@ interface Snapshot {
   counts: Record<string, { records: number; prompts: number }>;
   created_at: string;
 }
-interface RegisteredModel { id: number; name: string; kind: string; path: string; produced_by: number | null }
+interface RegisteredModel {
+  id: number; name: string; kind: string; source: "hub" | "root" | "run"; root: string; path: string;
+  reference: string; produced_by: number | null;
+}
 interface Metric { id: number; kind: string; step: number; values: Record<string, number> }
 interface Run {
   id: number;
@@ -110,7 +113,12 @@ function StartRun({ projectId, snapshots, models, reload }: {
   const [snapshot, setSnapshot] = useState<number | "">("");
   const [base, setBase] = useState<number | "">("");
   const [params, setParams] = useState('{"max_steps": 100, "max_length": 512}');
-  const [model, setModel] = useState({ name: "", kind: "base", path: "", gguf_file: "" });
+  // A model is a hub name, or a directory relative to one of the operator's model roots (never a host path).
+  const [model, setModel] = useState({ name: "", kind: "base", root: "", path: "", gguf_file: "" });
+  const [roots, setRoots] = useState<string[]>([]);
+  useEffect(() => {
+    api<{ name: string }[]>("GET", `/api/projects/${projectId}/model-roots/`).then((rs) => setRoots(rs.map((r) => r.name)));
+  }, [projectId]);
   const [error, setError] = useState("");
   const start = () => {
     let hyperparams: unknown;
@@ -143,7 +151,11 @@ function StartRun({ projectId, snapshots, models, reload }: {
         <select aria-label="Model kind" value={model.kind} onChange={(e) => setModel({ ...model, kind: e.target.value })}>
           <option value="base">base</option><option value="sft">sft</option><option value="rm">rm</option><option value="policy">policy</option>
         </select>
-        <input aria-label="Model path" placeholder="org/name or /absolute/dir" value={model.path} onChange={(e) => setModel({ ...model, path: e.target.value })} />
+        <select aria-label="Model root" value={model.root} onChange={(e) => setModel({ ...model, root: e.target.value })}>
+          <option value="">hub name</option>
+          {roots.map((r) => <option key={r} value={r}>root: {r}</option>)}
+        </select>
+        <input aria-label="Model path" placeholder={model.root ? `directory inside ${model.root}` : "owner/name"} value={model.path} onChange={(e) => setModel({ ...model, path: e.target.value })} />
         <input aria-label="GGUF file" placeholder="gguf file (optional)" value={model.gguf_file} onChange={(e) => setModel({ ...model, gguf_file: e.target.value })} />
         <button onClick={register}>Register model</button>
       </div>

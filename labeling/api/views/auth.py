@@ -10,15 +10,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.api.permissions import Authenticated
+from labeling.api.permissions import Authenticated, NotScopedToken, SiteStaff, token_project_id
 from labeling.api.serializers import LoginSerializer
 from labeling.auditlog.context import client_ip
-from labeling.auditlog.signin import signin_failed, signin_retry_after, signin_succeeded
+from labeling.auditlog.signin import signin_retry_after, signin_unlock
 from labeling.models import Membership
 
 
-def _me(user) -> dict:
+def _me(user, project_id: int | None = None) -> dict:
+    """The user and their projects; only `project_id` when the request came with a token scoped to it."""
     memberships = Membership.objects.filter(user=user).select_related("project").order_by("project_id")
+    if project_id is not None:
+        memberships = memberships.filter(project_id=project_id)
     return {
         "id": user.pk,
         "username": user.username,
@@ -52,8 +55,8 @@ class CsrfView(APIView):
 
 @method_decorator(csrf_protect, name="dispatch")
 class LoginView(APIView):
-    """Session sign-in. Repeated wrong passwords for a username or from an address lock sign-in out for a while
-    (429 with Retry-After; see labeling/auditlog/signin.py)."""
+    """Session sign-in. Repeated wrong passwords for a username from one address, or many from one address,
+    make it wait (429 with Retry-After; see labeling/auditlog/signin.py)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -62,23 +65,21 @@ class LoginView(APIView):
     def post(self, request):
         body = LoginSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        username, ip = body.validated_data["username"], client_ip(request)
-        wait = signin_retry_after(username=username, ip=ip)
+        # The throttle is in the authentication backend (so the Django admin shares it): it records the attempt.
+        user = authenticate(request, **body.validated_data)
+        if user is not None:
+            login(request, user)
+            return Response(_me(user))
+        wait = signin_retry_after(username=body.validated_data["username"], ip=client_ip(request))
         if wait is None:
-            user = authenticate(request, **body.validated_data)
-            if user is not None:
-                signin_succeeded(user=user, ip=ip)
-                login(request, user)
-                return Response(_me(user))
-            wait = signin_failed(username=username, ip=ip)
-            if wait is None:
-                return Response(
-                    {"detail": "Wrong username or password.", "code": "bad_credentials"},
-                    status=status.HTTP_400_BAD_REQUEST,
-                )
+            return Response(
+                {"detail": "Wrong username or password.", "code": "bad_credentials"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        later = f"{wait} seconds" if wait < 120 else f"{(wait + 59) // 60} minutes"
         return Response(
             {
-                "detail": f"Too many failed sign-ins; try again in {(wait + 59) // 60} minute(s).",
+                "detail": f"Too many failed sign-ins; try again in {later}.",
                 "code": "locked_out",
                 "retry_after": wait,
             },
@@ -101,4 +102,29 @@ class MeView(APIView):
 
     @extend_schema(responses=MeSerializer)
     def get(self, request):
-        return Response(_me(request.user))
+        return Response(_me(request.user, token_project_id(request)))
+
+
+class UnlockSerializer(serializers.Serializer):
+    username = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    ip = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class UnlockView(APIView):
+    """Site staff lift sign-in waits: of a `username` (from every address) and/or of an address (`ip`). Each is
+    recorded in the audit trail (`auth.unlock`)."""
+
+    permission_classes = [SiteStaff, NotScopedToken]
+
+    @extend_schema(
+        request=UnlockSerializer,
+        responses=inline_serializer(
+            "Unlocked", {"unlocked": serializers.ListField(child=serializers.CharField())}
+        ),
+    )
+    def post(self, request):
+        body = UnlockSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        unlocked = signin_unlock(actor=request.user, username=data.get("username"), ip=data.get("ip"))
+        return Response({"unlocked": unlocked})

@@ -11,20 +11,24 @@ from rest_framework.views import APIView
 
 from labeling import selectors
 from labeling.api import serializers as s
-from labeling.api.permissions import ProjectRole, SiteStaffForWrites
+from labeling.api.permissions import ProjectRole, SiteStaffForWrites, token_project_id
 from labeling.models import Demonstration, Guideline, Membership, Prompt, Ranking, Role, Task
 from labeling.services import imports, projects
-from labeling.services.errors import FieldError, invalid
+from labeling.services.errors import FieldError, invalid, size_text
 
 
 class ProjectListView(APIView):
-    """The projects the user belongs to, with how much work is waiting; site staff create projects."""
+    """The projects the user belongs to (only its own through a scoped token), with how much work is waiting;
+    site staff create projects."""
 
     permission_classes = [SiteStaffForWrites]
 
     @extend_schema(responses=s.ProjectSerializer(many=True))
     def get(self, request):
-        rows = list(selectors.projects_for_user(request.user))
+        rows = selectors.projects_for_user(request.user)
+        if (scope := token_project_id(request)) is not None:
+            rows = rows.filter(pk=scope)
+        rows = list(rows)
         roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
         if request.user.is_superuser:
             roles = {p.pk: roles.get(p.pk, Role.ADMIN) for p in rows}
@@ -167,10 +171,10 @@ class ImportView(APIView):
         body = s.ImportRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
-        if upload.size > imports.settings.IMPORT_MAX_BYTES:
-            limit = imports.settings.IMPORT_MAX_BYTES / 1e6
+        limit = imports.settings.IMPORT_MAX_BYTES
+        if upload.size > limit:
             raise invalid(
-                f"The file is {upload.size / 1e6:.1f} MB; the import limit is {limit:.1f} MB.",
+                f"The file has {upload.size:,} bytes; the import limit is {size_text(limit)} ({limit:,} bytes).",
                 code="too_large",
             )
         result = imports.import_file(

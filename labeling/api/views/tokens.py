@@ -1,4 +1,5 @@
-"""The user's own API tokens. The key is returned once, at creation."""
+"""The user's own API tokens. The key is returned once, at creation. Tokens are managed from a session or with an
+unscoped token (which cannot mint another); a token scoped to a project cannot list, create or revoke any."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -7,13 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api import serializers as s
-from labeling.api.permissions import Authenticated, project_for_request
+from labeling.api.permissions import Authenticated, NotScopedToken, project_for_request
 from labeling.models import ApiToken, Role
 from labeling.services.tokens import api_token_create, api_token_revoke
 
 
 class TokenListView(APIView):
-    permission_classes = [Authenticated]
+    permission_classes = [Authenticated, NotScopedToken]
 
     @extend_schema(responses=s.ApiTokenSerializer(many=True))
     def get(self, request):
@@ -50,7 +51,7 @@ class TokenListView(APIView):
 
 
 class TokenDetailView(APIView):
-    permission_classes = [Authenticated]
+    permission_classes = [Authenticated, NotScopedToken]
 
     @extend_schema(responses={204: None})
     def delete(self, request, token_id: int):

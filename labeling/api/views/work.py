@@ -90,7 +90,7 @@ class SubmitView(APIView):
     permission_classes = [Authenticated]
     output = {
         TaskKind.RANKING: s.RankingSerializer,
-        TaskKind.DEMONSTRATION: s.DemonstrationSerializer,
+        TaskKind.DEMONSTRATION: s.LabelerDemonstrationSerializer,
         TaskKind.PROMPT: s.WrittenPromptResultSerializer,
         TaskKind.DIALOGUE: s.DialogueSerializer,
     }
@@ -103,13 +103,14 @@ class SubmitView(APIView):
             user=request.user,
             assignment_id=assignment_id,
             project_id=getattr(request.auth, "project_id", None),
+            blind=True,
             **body.validated_data,
         )
         kind = result.annotation.task.kind
         if result.created:
             metrics.annotation_stored(kind)
         if kind == TaskKind.RANKING:  # the hot path: hand-shaped, as the next-task answer is
-            data = ranking_payload(result.annotation)
+            data = ranking_payload(result.annotation, for_labeler=True)
         else:
             data = self.output[kind](result.annotation).data
         return Response(data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -7,8 +7,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api import serializers as s
+from labeling.api.payloads import ranking_payload
 from labeling.api.permissions import Authenticated, ProjectRole
-from labeling.models import Role, TaskKind, TaskStatus
+from labeling.models import Demonstration, Dialogue, Ranking, Role, TaskKind, TaskStatus
 from labeling.selectors import annotation_for_assignment, assignments_for_user, draft_for, labeler_stats
 from labeling.services.drafts import draft_save
 from labeling.services.revisions import annotation_revise
@@ -66,6 +67,13 @@ class MyStatsView(APIView):
         return Response(labeler_stats(request.user, self.project))
 
 
+def labeler_view(annotation: Ranking | Demonstration | Dialogue) -> dict:
+    """The user's own annotation as they made it: a ranking names its answers by the labeler's ids."""
+    if isinstance(annotation, Ranking):
+        return ranking_payload(annotation, for_labeler=True)
+    return MyAnnotationView.output[annotation.task.kind](annotation).data
+
+
 class MyAnnotationView(APIView):
     """GET the ranking or demonstration the user submitted on their assignment (404 when none); POST `revise/`
     replaces it while the task is still open, keeping the earlier version for audit."""
@@ -73,7 +81,7 @@ class MyAnnotationView(APIView):
     permission_classes = [Authenticated]
     output = {
         TaskKind.RANKING: s.RankingSerializer,
-        TaskKind.DEMONSTRATION: s.DemonstrationSerializer,
+        TaskKind.DEMONSTRATION: s.LabelerDemonstrationSerializer,
         TaskKind.DIALOGUE: s.DialogueSerializer,
     }
 
@@ -85,7 +93,7 @@ class MyAnnotationView(APIView):
             return Response(
                 {"detail": "Nothing submitted on this assignment.", "code": "not_found"}, status=404
             )
-        data = self.output[assignment.task.kind](annotation).data
+        data = labeler_view(annotation)
         return Response({**data, "task_open": assignment.task.status == TaskStatus.OPEN})
 
 
@@ -100,6 +108,7 @@ class ReviseView(APIView):
             user=request.user,
             assignment_id=assignment_id,
             project_id=getattr(request.auth, "project_id", None),
+            blind=True,
             **body.validated_data,
         )
-        return Response(MyAnnotationView.output[annotation.task.kind](annotation).data)
+        return Response(labeler_view(annotation))

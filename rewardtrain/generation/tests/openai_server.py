@@ -1,7 +1,8 @@
 """A small OpenAI-compatible HTTP server for the tests: /v1/chat/completions and /v1/completions.
 
-It answers `n` distinct choices per request, can fail the first requests with a given status, can hold each
-request for a while (to measure concurrency), and records what it was sent.
+It answers `n` distinct choices per request, can fail the first requests with a given status (and error body),
+can redirect every request elsewhere, can hold each request for a while (to measure concurrency), and records
+what it was sent: every request of any method, with all its headers and its raw body.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class Script:
     fail_first: int = 0  # this many requests get `fail_status`
     fail_status: int = 503
+    fail_message: str = "overloaded"  # the `error.message` of a failing answer
+    redirect_to: str = ""  # when set, every request is answered 302 with Location: redirect_to + path
     delay_s: float = 0.0
     empty_every: int = 0  # every n-th choice is empty (0: never)
     requests: list[dict] = field(default_factory=list)
+    raw: list[str] = field(default_factory=list)  # each request's method, path, headers and body, as text
     statuses: list[int] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -43,11 +47,38 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _record_raw(self, data: bytes) -> None:
+            head = f"{self.command} {self.path}\n{self.headers}"
+            with script.lock:
+                script.raw.append(head + data.decode("utf-8", "replace"))
+
+        def do_GET(self) -> None:
+            self._record_raw(b"")
+            with script.lock:
+                script.requests.append({"path": self.path, "method": "GET", "body": None, "auth": None})
+            self._reply(405, {"error": {"message": "POST only"}})
+
         def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._record_raw(data)
+            if script.redirect_to:
+                with script.lock:
+                    script.requests.append({"path": self.path, "method": "POST", "body": None, "auth": None})
+                self.send_response(302)
+                self.send_header("Location", script.redirect_to.rstrip("/") + self.path)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                script.statuses.append(302)
+                return
+            body = json.loads(data)
             with script.lock:
                 script.requests.append(
-                    {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+                    {
+                        "path": self.path,
+                        "method": "POST",
+                        "body": body,
+                        "auth": self.headers.get("Authorization"),
+                    }
                 )
                 failing = len(script.requests) <= script.fail_first
                 script.in_flight += 1
@@ -64,7 +95,7 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, body: dict, failing: bool) -> tuple[int, dict]:
             if failing:
-                return script.fail_status, {"error": {"message": "overloaded"}}
+                return script.fail_status, {"error": {"message": script.fail_message}}
             if self.path not in ("/v1/chat/completions", "/v1/completions"):
                 return 404, {"error": {"message": f"no route {self.path}"}}
             choices = []

@@ -67,7 +67,7 @@ def test_bad_input_is_refused_with_the_fields_named(world):
     r = client.post(
         base, {"model": model.pk, "backend": "openai", "prompts": "no_ranking_task"}, format="json"
     )
-    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "endpoint_url"
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "endpoint"
     r = client.post(base, {"model": 999999, "prompts": "no_ranking_task"}, format="json")
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "model"
     r = client.post(base, {"prompts": "everything"}, format="json")

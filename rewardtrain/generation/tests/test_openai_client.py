@@ -36,13 +36,12 @@ def test_a_503_is_retried_then_the_answers_come_back():
     }
 
 
-def test_a_dead_endpoint_raises_a_clear_error_naming_its_url():
+def test_a_dead_endpoint_raises_a_short_error():
     url = dead_url()
     client = OpenAIClient(EndpointConfig(base_url=url, model="m", max_retries=2, backoff_s=0.01))
     with pytest.raises(EndpointUnavailable) as info:
         client.complete(CONV, n=1, settings=SETTINGS)
-    message = str(info.value)
-    assert f"{url}/chat/completions" in message and "unavailable after 3 attempts" in message
+    assert str(info.value) == "unavailable after 3 attempts: connection refused"
 
 
 def test_a_server_that_keeps_failing_is_unavailable_after_the_retries():
@@ -60,6 +59,37 @@ def test_a_client_error_is_not_retried():
             client.complete(CONV, n=1, settings=SETTINGS)
     assert not isinstance(info.value, EndpointUnavailable)
     assert script.statuses == [400]
+
+
+def test_an_error_says_the_status_and_at_most_the_first_line_of_the_message_cut_short():
+    message = "bad request: " + "y" * 300 + "\nTraceback (most recent call last):\n  File /srv/app.py"
+    with openai_server(Script(fail_first=1, fail_status=422, fail_message=message)) as (url, _script):
+        client = OpenAIClient(EndpointConfig(base_url=url, model="m"))
+        with pytest.raises(EndpointError) as info:
+            client.complete(CONV, n=1, settings=SETTINGS)
+    text = str(info.value)
+    assert info.value.status == 422 and text.startswith("HTTP 422: bad request: yyy")
+    assert "\n" not in text and "Traceback" not in text and len(text) <= len("HTTP 422: ") + 100
+
+
+def test_a_redirect_is_an_error_and_is_not_followed():
+    with openai_server() as (target, inner), openai_server() as (url, outer):
+        outer.redirect_to = target.removesuffix("/v1")
+        client = OpenAIClient(EndpointConfig(base_url=url, model="m", api_key="sk-test", backoff_s=0.01))
+        with pytest.raises(EndpointError) as info:
+            client.complete(CONV, n=1, settings=SETTINGS)
+    assert info.value.status == 302 and str(info.value).startswith("HTTP 302")
+    assert outer.statuses == [302] and inner.raw == []
+
+
+def test_the_timeout_is_short_by_default_and_a_slow_server_times_out():
+    assert EndpointConfig(base_url="http://h/v1", model="m").timeout_s <= 30
+    with openai_server(Script(delay_s=1.0)) as (url, _script):
+        client = OpenAIClient(EndpointConfig(base_url=url, model="m", timeout_s=0.2, max_retries=0))
+        started = time.monotonic()
+        with pytest.raises(EndpointUnavailable, match="no answer"):
+            client.complete(CONV, n=1, settings=SETTINGS)
+    assert time.monotonic() - started < 1.0
 
 
 def test_completions_api_sends_a_plain_prompt():

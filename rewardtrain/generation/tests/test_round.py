@@ -14,6 +14,7 @@ from labeling.models import Role
 from labeling.services.tokens import api_token_create
 from labeling.tests.factories import add_member, make_project, make_user, new_client_id
 from rewardtrain.runs.models import CandidateScore, ModelKind
+from rewardtrain.runs.tests.roots import rooted
 
 pytestmark = pytest.mark.django_db
 
@@ -62,7 +63,7 @@ def test_one_round_of_the_loop_through_the_api(tiny_dir, eager_celery, django_ca
     admin = Api(owner, project, django_capture_on_commit_callbacks)
     labeler = Api(labeler_user, project, django_capture_on_commit_callbacks)
 
-    base = admin.post("/models/", {"name": "tiny", "kind": "base", "path": str(tiny_dir)})
+    base = admin.post("/models/", {"name": "tiny", "kind": "base", **rooted(tiny_dir)})
     prompts = "\n".join(
         json.dumps({"external_id": f"q{i}", "prompt": f"count {i} apple"}) for i in range(6)
     ).encode()

@@ -15,7 +15,7 @@ from rewardtrain.generation.models import GenerationItem, GenerationJob
 from rewardtrain.generation.tests.helpers import project_with_prompts, register
 from rewardtrain.generation.tests.openai_server import Script, dead_url, openai_server
 from rewardtrain.jobs import HEARTBEAT_STALE
-from rewardtrain.runs.models import ModelKind, RunStatus
+from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -149,54 +149,91 @@ def test_best_of_n_keeps_the_k_answers_with_the_highest_reward(tiny_dir, tiny_rm
     assert done.status == RunStatus.SUCCEEDED, done.error
     reward_model, tok = load_reward_model(tiny_rm_dir)
     for prompt in Prompt.objects.filter(project=project):
-        items = list(GenerationItem.objects.filter(job=job, prompt=prompt).select_related("candidate"))
+        # Stored in a random order (see the test below), so read best first here.
+        items = sorted(
+            GenerationItem.objects.filter(job=job, prompt=prompt).select_related("candidate"),
+            key=lambda i: -i.reward,
+        )
         rewards = [i.reward for i in items]
-        assert len(items) == 4 and rewards == sorted(rewards, reverse=True)
+        assert len(items) == 4
         fresh = score_texts(reward_model, tok, [prompt.messages] * 4, [i.candidate.text for i in items])
         assert fresh == pytest.approx(rewards, abs=1e-5)
         assert items[0].candidate.sampling["reward"] == pytest.approx(rewards[0])
         assert items[0].candidate.sampling["reward_model"] == "rm"
 
 
-def test_the_openai_backend_retries_a_503_and_stores_the_answers(tiny_dir, monkeypatch):
+def test_best_of_n_answers_are_stored_in_an_order_that_does_not_follow_their_reward():
+    project, admin = project_with_prompts(8)
+    model = RegisteredModel.objects.create(project=project, name="tiny", kind=ModelKind.BASE, path="org/tiny")
+    job = _job(project, admin, model)
+    rewards = [4.0, 3.0, 2.0, 1.0]
+    id_order_is_reward_order, position_order_is_reward_order = [], []
+    for prompt in Prompt.objects.filter(project=project):
+        # Best first, as best-of-N ranks them before storage.
+        assert services._store_prompt(job, prompt, [(f"{prompt.pk} answer {r}", r) for r in rewards])
+        items = list(GenerationItem.objects.filter(job=job, prompt=prompt).select_related("candidate"))
+        assert all(i.candidate.sampling["reward"] == i.reward for i in items)
+        positions = dict(
+            TaskCandidate.objects.filter(task__prompt=prompt).values_list("candidate_id", "position")
+        )
+        by_id = [i.reward for i in sorted(items, key=lambda i: i.candidate_id)]
+        by_position = [i.reward for i in sorted(items, key=lambda i: positions[i.candidate_id])]
+        assert sorted(by_id, reverse=True) == rewards
+        id_order_is_reward_order.append(by_id == rewards)
+        position_order_is_reward_order.append(by_position == rewards)
+    # Each is reward order by chance with probability 1/24; all eight of them, practically never.
+    assert not all(id_order_is_reward_order), "candidate ids follow the reward order"
+    assert not all(position_order_is_reward_order), "positions follow the reward order"
+
+
+def _endpoint(settings, url: str, **extra) -> None:
+    """Configure the operator's endpoint `local` at `url`."""
+    settings.ANNOTATE_INFERENCE_ENDPOINTS = {"local": {"base_url": url, "models": ["served-model"], **extra}}
+    settings.ANNOTATE_INFERENCE_ENDPOINTS_FILE = ""
+
+
+def test_the_openai_backend_retries_a_503_and_stores_the_answers(tiny_dir, monkeypatch, settings):
     project, admin = project_with_prompts(3)
     model = register(project, admin, tiny_dir)
     monkeypatch.setenv("TEST_GEN_API_KEY", "sk-secret")
     with openai_server(Script(fail_first=1, fail_status=503)) as (url, script):
+        _endpoint(settings, url, api_key_env="TEST_GEN_API_KEY")
         job = _job(
             project,
             admin,
             model,
             backend="openai",
-            endpoint_url=url,
+            endpoint="local",
             endpoint_model="served-model",
-            api_key_env="TEST_GEN_API_KEY",
             settings={"max_retries": 2},
         )
         done = services.generation_job_execute(job_id=job.pk, worker="test")
     assert done.status == RunStatus.SUCCEEDED, done.error
-    assert script.statuses[0] == 503 and script.statuses.count(200) == 3
+    # Requests run concurrently, so the order the replies were recorded in is not fixed.
+    assert script.statuses.count(503) == 1 and script.statuses.count(200) == 3
     assert {r["auth"] for r in script.requests} == {"Bearer sk-secret"}
     assert {r["body"]["model"] for r in script.requests} == {"served-model"}
     _assert_k_distinct_candidates_and_one_task_per_prompt(done, 4)
     assert "sk-secret" not in str(GenerationJob.objects.filter(pk=job.pk).values().get())
 
 
-def test_a_dead_endpoint_fails_the_job_with_a_clear_error_and_it_can_be_resumed(tiny_dir):
+def test_a_dead_endpoint_fails_the_job_with_a_clear_error_and_it_can_be_resumed(tiny_dir, settings):
     project, admin = project_with_prompts(2)
     model = register(project, admin, tiny_dir)
-    url = dead_url()
-    job = _job(project, admin, model, backend="openai", endpoint_url=url, settings={"max_retries": 1})
-    assert job.endpoint_model == str(tiny_dir)  # defaults to the registered model's path
+    _endpoint(settings, dead_url())
+    job = _job(project, admin, model, backend="openai", endpoint="local", settings={"max_retries": 1})
+    assert job.endpoint_model == "served-model"  # defaults to the endpoint's first model
     failed = services.generation_job_execute(job_id=job.pk, worker="test")
     assert failed.status == RunStatus.FAILED
-    assert failed.error.startswith(f"OpenAI-compatible endpoint {url}/chat/completions is unavailable")
+    assert failed.error == "endpoint 'local': unavailable after 2 attempts: connection refused"
+    assert "Traceback" in failed.error_detail
     assert not GenerationItem.objects.exists()
     with openai_server() as (live_url, _script):
-        GenerationJob.objects.filter(pk=job.pk).update(endpoint_url=live_url)
+        _endpoint(settings, live_url)  # the operator brings it back
         services.generation_job_resume(job=failed)
         done = services.generation_job_execute(job_id=job.pk, worker="test")
-    assert done.status == RunStatus.SUCCEEDED and done.prompts_done == 2 and done.error == ""
+    assert done.status == RunStatus.SUCCEEDED and done.prompts_done == 2
+    assert done.error == "" and done.error_detail == ""
 
 
 def test_prompts_with_an_accepted_demonstration_are_selected(tiny_dir):
@@ -243,11 +280,8 @@ def test_bad_jobs_are_refused_naming_what_is_wrong(tiny_dir, tiny_rm_dir):
     assert "at least k=4" in fields(settings={"best_of_n": 2}, reward_model_id=rm.pk)["settings.best_of_n"]
     assert "rm model" in fields(model=rm)["model"]
     assert "not rm" in fields(settings={"best_of_n": 8}, reward_model_id=model.pk)["reward_model"]
-    assert "base URL" in fields(backend="openai", endpoint_url="ftp://x")["endpoint_url"]
-    assert (
-        "environment variable"
-        in fields(backend="openai", endpoint_url="http://h/v1", api_key_env="sk-1")["api_key_env"]
-    )
+    assert "no inference endpoint named 'x'" in fields(backend="openai", endpoint="x")["endpoint"]
+    assert "only an openai-backend job" in fields(backend="local", endpoint="x")["endpoint"]
     assert "no prompts 999999" in fields(prompts="ids", prompt_ids=[999999])["prompt_ids"]
     assert "no prompt of this project" in fields(prompts="accepted_demonstration")["prompts"]
     assert not GenerationJob.objects.exists()

@@ -10,6 +10,7 @@ from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
 from rewardtrain.runs.selectors import run_lineage
+from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.snapshots import snapshot_dir
 from rewardtrain.training.tests.helpers import CORPUS, planted_pairwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
@@ -28,7 +29,7 @@ def setup(settings, tmp_path):
     write_jsonl(folder / "validation.jsonl", planted_pairwise_records(4, seed=2))
     build_tiny_model_and_tokenizer(tmp_path / "sft", corpus=CORPUS)
     sft = services.registered_model_create(
-        project=project, user=admin, name="sft", kind=ModelKind.SFT, path=str(tmp_path / "sft")
+        project=project, user=admin, name="sft", kind=ModelKind.SFT, **rooted(tmp_path / "sft")
     )
     return project, admin, snapshot, sft
 
@@ -95,7 +96,9 @@ def test_dpo_run_cancelled_then_resumed_from_its_checkpoint(setup, monkeypatch):
 @pytest.mark.django_db
 def test_dpo_requests_are_checked(setup):
     project, admin, snapshot, sft = setup
-    rm = RegisteredModel.objects.create(project=project, name="rm", kind=ModelKind.RM, path=sft.path)
+    rm = RegisteredModel.objects.create(
+        project=project, name="rm", kind=ModelKind.RM, source=sft.source, root=sft.root, path=sft.path
+    )
     with pytest.raises(ServiceError) as info:
         services.training_run_create(
             project=project, user=admin, kind="dpo", snapshot_id=snapshot.pk, base_model_id=rm.pk

@@ -12,8 +12,16 @@ from labeling.tests.factories import add_member, make_project, make_user
 from rewardtrain.jobs import HEARTBEAT_STALE
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
-from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
+from rewardtrain.runs.models import (
+    ModelKind,
+    ModelSource,
+    RegisteredModel,
+    RunMetric,
+    RunStatus,
+    TrainingRun,
+)
 from rewardtrain.runs.selectors import run_lineage
+from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.snapshots import snapshot_dir
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
@@ -44,7 +52,7 @@ def setup(media, tmp_path):
     model_dir = tmp_path / "tiny"
     build_tiny_model_and_tokenizer(model_dir, corpus=CORPUS)
     base = services.registered_model_create(
-        project=project, user=admin, name="tiny", kind=ModelKind.BASE, path=str(model_dir)
+        project=project, user=admin, name="tiny", kind=ModelKind.BASE, **rooted(model_dir)
     )
     return project, admin, snapshot, base
 
@@ -71,6 +79,7 @@ def test_rm_run_trains_streams_metrics_and_registers_its_model(setup):
     assert "accuracy" in done.final_metrics or done.final_metrics
     model = RegisteredModel.objects.get(produced_by=run)
     assert model.kind == ModelKind.RM and Path(model.path, "reward_head.safetensors").is_file()
+    assert model.source == ModelSource.RUN  # the run's own output, not an admin's path
     from rewardtrain.training import load_reward_model
 
     load_reward_model(model.path)  # the registered model loads with the training package
@@ -94,13 +103,14 @@ def test_cancel_stops_within_one_step(setup, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_failure_keeps_traceback_and_last_metrics(setup):
+def test_failure_keeps_a_one_line_error_and_the_traceback_apart(setup):
     run = _run(setup, max_steps=2)
     for path in snapshot_dir(run.snapshot).iterdir():
         path.unlink()
     done = services.training_run_execute(run_id=run.pk, worker="test")
     assert done.status == RunStatus.FAILED
-    assert "Traceback" in done.error
+    assert done.error and "\n" not in done.error and "Traceback" not in done.error  # one line for admins
+    assert "Traceback" in done.error_detail  # the traceback, for site staff
 
 
 @pytest.mark.django_db
@@ -129,7 +139,7 @@ def test_bad_requests_are_refused_clearly(setup):
     assert info.value.errors[0].field == "max_steps"
     with pytest.raises(ServiceError):
         services.registered_model_create(
-            project=project, user=admin, name="x", kind="base", path="/no/such/dir"
+            project=project, user=admin, name="x", kind="base", root="pytest", path="no/such/dir"
         )
 
 
@@ -213,7 +223,7 @@ def test_from_labelers_rankings_to_a_trained_reward_model(media, tmp_path):
     model_dir = tmp_path / "tiny"
     build_tiny_model_and_tokenizer(model_dir, corpus=CORPUS)
     base = services.registered_model_create(
-        project=project, user=None, name="tiny", kind="base", path=str(model_dir)
+        project=project, user=None, name="tiny", kind="base", **rooted(model_dir)
     )
     run = services.training_run_create(
         project=project,

@@ -10,8 +10,16 @@ from labeling.models import Candidate, CandidateSource, Role
 from labeling.services.errors import ServiceError
 from labeling.tests.factories import add_member, import_ranking_tasks, make_user
 from rewardtrain.runs import scoring
-from rewardtrain.runs.models import CandidateScore, ModelKind, RegisteredModel, RunStatus, ScoringJob
+from rewardtrain.runs.models import (
+    CandidateScore,
+    ModelKind,
+    ModelSource,
+    RegisteredModel,
+    RunStatus,
+    ScoringJob,
+)
 from rewardtrain.runs.tasks import gpu_score_candidates
+from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.tests.helpers import ranking_project
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
@@ -33,7 +41,9 @@ def rm_dir(tmp_path_factory):
 def setup(rm_dir):
     project, _ = ranking_project(5, k=4)
     admin = project.memberships.get(role=Role.ADMIN).user
-    rm = RegisteredModel.objects.create(project=project, name="rm-1", kind=ModelKind.RM, path=str(rm_dir))
+    rm = RegisteredModel.objects.create(
+        project=project, name="rm-1", kind=ModelKind.RM, source=ModelSource.ROOT, **rooted(rm_dir)
+    )
     return project, admin, rm
 
 
@@ -54,9 +64,10 @@ def test_every_candidate_gets_one_score_matching_the_model(setup):
         _project_candidates(project).values_list("pk", flat=True)
     )
     # The stored score is the model's reward for (prompt, answer), encoded as in training.
+    from rewardtrain.runs.artifacts import registered_model_locate
     from rewardtrain.training import load_reward_model, score_texts
 
-    model, tokenizer = load_reward_model(rm.path)
+    model, tokenizer = load_reward_model(registered_model_locate(rm).path)
     candidate = _project_candidates(project).select_related("prompt").last()
     expected = score_texts(model, tokenizer, [candidate.prompt.messages], [candidate.text])[0]
     assert CandidateScore.objects.get(candidate=candidate).score == pytest.approx(expected, abs=1e-5)
@@ -104,17 +115,26 @@ def test_cancel_and_bad_requests(setup, tmp_path):
     assert scoring.scoring_job_execute(job_id=job.pk, worker="test") is None
     assert not CandidateScore.objects.exists()
 
-    sft = RegisteredModel.objects.create(project=project, name="sft", kind=ModelKind.SFT, path=str(tmp_path))
+    sft = RegisteredModel.objects.create(
+        project=project, name="sft", kind=ModelKind.SFT, source=ModelSource.ROOT, **rooted(tmp_path)
+    )
     with pytest.raises(ServiceError) as info:
         scoring.scoring_job_create(project=project, user=admin, reward_model_id=sft.pk, batch_size=0)
     fields = {e.field: e.message for e in info.value.errors}
     assert "not a reward model" in fields["reward_model"] and "between 1 and" in fields["batch_size"]
 
-    # A model whose files are gone fails with its traceback; nothing half-written.
-    broken = RegisteredModel.objects.create(project=project, name="gone", kind=ModelKind.RM, path="/no/such")
+    # A model whose files are gone fails and says which; nothing half-written.
+    broken = RegisteredModel.objects.create(
+        project=project,
+        name="gone",
+        kind=ModelKind.RM,
+        source=ModelSource.ROOT,
+        root="pytest",
+        path="no/such",
+    )
     job = scoring.scoring_job_create(project=project, user=admin, reward_model_id=broken.pk)
     done = scoring.scoring_job_execute(job_id=job.pk, worker="test")
-    assert done.status == RunStatus.FAILED and "Traceback" in done.error
+    assert done.status == RunStatus.FAILED and "no model directory named 'no/such'" in done.error
     assert not CandidateScore.objects.filter(reward_model=broken).exists()
 
 

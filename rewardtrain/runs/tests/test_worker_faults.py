@@ -19,6 +19,7 @@ from rewardtrain.jobs import HEARTBEAT_STALE
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
+from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.lost_jobs import jobs_requeue_lost
 from rewardtrain.services.snapshots import STALE_BUILD_SECONDS, snapshot_build, snapshot_create, snapshot_dir
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
@@ -78,7 +79,7 @@ def test_training_run_resumes_after_its_worker_is_killed_with_the_same_weights(m
     write_jsonl(folder / "validation.jsonl", planted_kwise_records(8, seed=2))
     build_tiny_model_and_tokenizer(tmp_path / "tiny", corpus=CORPUS)
     base = services.registered_model_create(
-        project=project, user=admin, name="tiny", kind=ModelKind.BASE, path=str(tmp_path / "tiny")
+        project=project, user=admin, name="tiny", kind=ModelKind.BASE, **rooted(tmp_path / "tiny")
     )
 
     def new_run() -> TrainingRun:

@@ -52,7 +52,7 @@ def test_cli_sft_and_rm(tiny_dir: Path, tmp_path: Path) -> None:
         ["--max-steps=2", "--margin-scale=1.0", "--progress=json"],
     )
     events = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [e["kind"] for e in events] == ["start", "step", "step", "end"]
+    assert [e["kind"] for e in events] == ["start", "step", "step", "end", "result"]
     assert events[1]["accuracy"] is not None
     assert (tmp_path / "rm_out" / "reward_head.safetensors").is_file()
     rm, _ = load_reward_model(tmp_path / "rm_out")

@@ -1,0 +1,8 @@
+"""Fixtures every test folder may use."""
+
+pytest_plugins = [
+    # An S3-compatible server (moto, a separate process) and the storage layer pointed at it.
+    "annotate.tests.s3_server",
+    # `model_root`: the operator's model root `pytest` (pytest's temporary directory) for registering models.
+    "rewardtrain.runs.tests.roots",
+]

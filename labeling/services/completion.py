@@ -1,0 +1,63 @@
+"""A task's completion count and status, derived from its stored annotations in one place.
+
+A task counts its annotations of its own kind: every ranking and written prompt, and every demonstration and
+dialogue that is not rejected (pending counts, as a fresh submission does; gold tasks count the same way). The
+status follows: complete once the count reaches `required_annotations`, open below it; a closed task stays
+closed. Submit, revise, review and lease expiry all call `task_recount` instead of adding or subtracting, so no
+sequence of them (reject, revise, accept, …) can leave the count out of step with the facts.
+"""
+
+from django.db import connection
+
+from labeling.models import (
+    Demonstration,
+    Dialogue,
+    Ranking,
+    ReviewStatus,
+    Task,
+    TaskKind,
+    TaskStatus,
+    WrittenPrompt,
+)
+
+_COUNTED: dict[str, tuple[str, str]] = {
+    TaskKind.RANKING: (Ranking._meta.db_table, ""),
+    TaskKind.PROMPT: (WrittenPrompt._meta.db_table, ""),
+    TaskKind.DEMONSTRATION: (
+        Demonstration._meta.db_table,
+        f" AND a.review_status <> '{ReviewStatus.REJECTED.value}'",
+    ),
+    TaskKind.DIALOGUE: (Dialogue._meta.db_table, f" AND a.review_status <> '{ReviewStatus.REJECTED.value}'"),
+}
+_TASK = Task._meta.db_table
+# One statement per kind, on the hot path of every submission: no read-modify-write round trip, and a count
+# of the kind's own table only (one probe of its task index), planned quickly.
+_RECOUNT_SQL = {
+    kind: f"""
+UPDATE {_TASK} SET completed_count = (SELECT count(*) FROM {table} a WHERE a.task_id = {_TASK}.id{extra}),
+       status = CASE WHEN status = %s THEN status
+                     WHEN (SELECT count(*) FROM {table} a WHERE a.task_id = {_TASK}.id{extra})
+                          >= required_annotations THEN %s
+                     ELSE %s END
+WHERE id = %s
+RETURNING completed_count, status
+"""
+    for kind, (table, extra) in _COUNTED.items()
+}
+
+
+def task_recount(task: Task) -> tuple[int, str]:
+    """Recompute the task's `completed_count` and status from its annotations; returns both (and sets them on
+    `task`). Needs only the task's id and kind.
+
+    Call it holding the task's row lock (every writer of a task's annotations takes it first), so the count
+    read here cannot miss an annotation committed meanwhile."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECOUNT_SQL[task.kind], [TaskStatus.CLOSED, TaskStatus.COMPLETE, TaskStatus.OPEN, task.pk]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise Task.DoesNotExist(f"Task {task.pk} does not exist.")
+    task.completed_count, task.status = row
+    return row[0], row[1]
