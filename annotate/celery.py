@@ -4,6 +4,7 @@ import os
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+from celery.worker.control import inspect_command
 from kombu import Queue
 
 from annotate.logging import task_id_var
@@ -15,6 +16,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_default_queue = "default"
 app.autodiscover_tasks()
+
+
+@inspect_command()
+def gpus(state) -> dict:
+    """`celery inspect gpus`: how many processes this worker may start for one training run (`/readyz` shows it
+    for each gpu worker; a run asking for more is refused by the worker that takes it)."""
+    from rewardtrain.runs.devices import worker_gpus
+
+    return {"gpus": worker_gpus()}
 
 
 @task_prerun.connect

@@ -21,8 +21,9 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-def workers_per_queue() -> dict[str, int] | None:
-    """Workers consuming each queue (a broadcast `inspect`, cached a few seconds); None if nobody could ask."""
+def workers_per_queue() -> dict[str, object] | None:
+    """Workers consuming each queue, and the GPUs of each gpu worker (broadcast `inspect`s, cached a few
+    seconds); None if nobody could ask."""
     ttl = settings.READYZ_WORKERS_CACHE_SECONDS
     with _workers_lock:
         if time.monotonic() - float(_workers_cache["at"]) < ttl:  # type: ignore[arg-type]
@@ -32,11 +33,23 @@ def workers_per_queue() -> dict[str, int] | None:
     counts = {queue.name: 0 for queue in app.conf.task_queues}
     try:
         replies = app.control.inspect(timeout=settings.READYZ_INSPECT_TIMEOUT).active_queues() or {}
-        for queues in replies.values():
+        gpu_hosts = set()
+        for host, queues in replies.items():
             for queue in queues:
                 if queue["name"] in counts:
                     counts[queue["name"]] += 1
-        value: dict[str, int] | None = counts
+                if queue["name"] == "gpu":
+                    gpu_hosts.add(host)
+        gpus: dict[str, int] = {}
+        if gpu_hosts:  # the `gpus` inspect command of annotate/celery.py
+            answers = app.control.broadcast(
+                "gpus", reply=True, timeout=settings.READYZ_INSPECT_TIMEOUT, destination=sorted(gpu_hosts)
+            )
+            for answer in answers or []:
+                for host, reply in answer.items():
+                    if isinstance(reply, dict) and isinstance(reply.get("gpus"), int):
+                        gpus[host] = reply["gpus"]
+        value: dict[str, object] | None = {"per_queue": counts, "gpus": gpus}
     except Exception:  # the broker is down: readiness says so under "broker"
         value = None
     with _workers_lock:
@@ -62,9 +75,11 @@ def readyz(request):
         checks["broker"] = f"error: {exc.__class__.__name__}"
     ready = all(value == "ok" for value in checks.values())
     body: dict[str, object] = {"status": "ok" if ready else "unavailable", "checks": checks}
-    workers = workers_per_queue() if checks["broker"] == "ok" else None
-    body["workers"] = workers
-    warnings = [f"no worker consumes the {queue} queue" for queue, n in (workers or {}).items() if n == 0]
+    found = workers_per_queue() if checks["broker"] == "ok" else None
+    workers: dict[str, int] = found["per_queue"] if found else {}  # type: ignore[assignment]
+    body["workers"] = workers if found else None
+    body["gpu_workers"] = found["gpus"] if found else None
+    warnings = [f"no worker consumes the {queue} queue" for queue, n in workers.items() if n == 0]
     if warnings:
         body["warnings"] = warnings
     return JsonResponse(body, status=200 if ready else 503)

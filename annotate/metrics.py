@@ -111,7 +111,7 @@ class ScrapeCollector:
         )
         found = workers_per_queue()
         if found is not None:
-            for queue, n in found.items():
+            for queue, n in found["per_queue"].items():  # type: ignore[union-attr]
                 workers.add_metric([queue], n)
         yield workers
         jobs = GaugeMetricFamily(

@@ -149,6 +149,12 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 # Model roots (`annotate/model_roots.py`): the only directories project admins may register models from.
 ANNOTATE_MODEL_ROOTS = parse_model_roots(os.environ.get("ANNOTATE_MODEL_ROOTS"))
+# Processes a gpu worker may start for one run (`rewardtrain/runs/devices.py`); unset: its CUDA device count.
+ANNOTATE_WORKER_GPUS = (
+    int(os.environ["ANNOTATE_WORKER_GPUS"]) if os.environ.get("ANNOTATE_WORKER_GPUS") else None
+)
+if ANNOTATE_WORKER_GPUS is not None and ANNOTATE_WORKER_GPUS < 1:
+    raise ImproperlyConfigured("ANNOTATE_WORKER_GPUS must be a whole number of at least 1")
 # Inference endpoints (`rewardtrain/generation/endpoints.py`): name -> OpenAI-compatible server, as JSON here or
 # in the file named by ANNOTATE_INFERENCE_ENDPOINTS_FILE; project admins pick one by name. Checked at start.
 ANNOTATE_INFERENCE_ENDPOINTS = os.environ.get("ANNOTATE_INFERENCE_ENDPOINTS", "")

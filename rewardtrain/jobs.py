@@ -45,13 +45,19 @@ def error_line(text: str) -> str:
     return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 1] + "…"
 
 
-def job_failure(exc: BaseException, what: str, summary: str | None = None) -> dict[str, str]:
+def job_failure(
+    exc: BaseException, what: str, summary: str | None = None, detail: str | None = None
+) -> dict[str, str]:
     """The `error` and `error_detail` fields of a job that failed with `exc`, and the traceback in the worker's log.
 
-    `what` names the job in the log ("training run 7"); `summary` replaces the exception's own first line."""
-    logger.exception("%s failed", what, exc_info=exc)
+    `what` names the job in the log ("training run 7"); `summary` replaces the exception's own first line;
+    `detail` replaces the traceback (a child process's own, such as a failed torchrun rank's)."""
+    if detail is None:
+        logger.exception("%s failed", what, exc_info=exc)
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    else:
+        logger.error("%s failed: %s\n%s", what, exc, detail)
     line = error_line(summary if summary is not None else f"{type(exc).__name__}: {exc}")
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return {"error": line, "error_detail": detail}
 
 

@@ -64,6 +64,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "snapshot",
             "base_model",
             "hyperparams",
+            "gpus",
             "status",
             "cancel_requested",
             "attempts",
@@ -84,6 +85,13 @@ class TrainingRunWriteSerializer(serializers.Serializer):
     snapshot = serializers.IntegerField()
     base_model = serializers.IntegerField()
     hyperparams = serializers.DictField(required=False, default=dict)
+    gpus = serializers.IntegerField(
+        required=False,
+        default=1,
+        min_value=1,
+        max_value=64,
+        help_text="GPUs (processes) to train on; above 1, a torchrun process group on one gpu worker.",
+    )
 
 
 class RunMetricSerializer(serializers.ModelSerializer):
@@ -134,6 +142,7 @@ class TrainingRunListView(AdminView):
             snapshot_id=data["snapshot"],
             base_model_id=data["base_model"],
             hyperparams=data["hyperparams"],
+            gpus=data["gpus"],
         )
         return Response(
             TrainingRunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED

@@ -106,6 +106,9 @@ class TrainingRun(JobState):
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_runs")
     base_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="training_runs")
     hyperparams = models.JSONField(default=dict)
+    gpus = models.PositiveSmallIntegerField(
+        default=1, help_text="Processes (one per GPU) the run trains on: above 1, a torchrun process group."
+    )
     attempts = models.PositiveIntegerField(default=0, help_text="Times a worker has claimed this run.")
     step = models.PositiveIntegerField(default=0)
     total_steps = models.PositiveIntegerField(default=0)

@@ -8,6 +8,7 @@ died is claimed again once its heartbeat is stale and resumes from its last chec
 import dataclasses
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,6 +29,7 @@ from rewardtrain.runs.artifacts import (
     normalize_relpath,
     registered_model_locate,
 )
+from rewardtrain.runs.devices import TooFewGpus, worker_gpus
 from rewardtrain.runs.models import (
     ModelKind,
     ModelSource,
@@ -52,6 +54,7 @@ PRODUCES = {RunKind.SFT: ModelKind.SFT, RunKind.RM: ModelKind.RM, RunKind.DPO: M
 # Set by the run itself, never by the request (a DPO run's reference is always its base model).
 RESERVED_PARAMS = {"data", "model", "out", "gguf_file", "eval_data", "resume", "device", "ref_model"}
 DEFAULT_SAVE_EVERY = 50
+MAX_GPUS = 64
 
 
 @transaction.atomic
@@ -151,8 +154,10 @@ def training_run_create(
     snapshot_id: int,
     base_model_id: int,
     hyperparams: dict[str, Any] | None = None,
+    gpus: int = 1,
 ) -> TrainingRun:
-    """Queue a run on the `gpu` queue. The snapshot must be ready and of a kind this run trains on."""
+    """Queue a run on the `gpu` queue. The snapshot must be ready and of a kind this run trains on. `gpus` above
+    1 trains under torchrun, one process per GPU, on one worker that has that many."""
     if kind not in RunKind.values:
         raise invalid("Invalid run", FieldError(f"must be one of {', '.join(RunKind.values)}", "kind"))
     snapshot = Snapshot.objects.filter(pk=snapshot_id, project=project).first()
@@ -173,6 +178,8 @@ def training_run_create(
         errors.append(
             FieldError("a dpo run trains a policy: its base model cannot be a reward model", "base_model")
         )
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= MAX_GPUS:
+        errors.append(FieldError(f"must be a whole number of GPUs from 1 to {MAX_GPUS}", "gpus"))
     if errors:
         raise invalid("Invalid run", *errors)
     run = TrainingRun.objects.create(
@@ -181,6 +188,7 @@ def training_run_create(
         snapshot=snapshot,
         base_model=base,
         hyperparams=_hyperparams(kind, hyperparams or {}),
+        gpus=gpus,
         created_by=user,
     )
     audit_record(
@@ -188,7 +196,7 @@ def training_run_create(
         project=project,
         actor=user,
         target=run,
-        details={"kind": kind, "snapshot_id": snapshot.pk, "base_model_id": base.pk},
+        details={"kind": kind, "snapshot_id": snapshot.pk, "base_model_id": base.pk, "gpus": gpus},
     )
     from rewardtrain.runs.tasks import gpu_train_run
 
@@ -264,6 +272,26 @@ def _finish(run: TrainingRun, status: str, **fields: Any) -> None:
     TrainingRun.objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), **fields)
 
 
+def _train(run: TrainingRun, recorder: _Recorder):
+    """Train in this process (one GPU), or under torchrun as a child process group (several)."""
+    config = _config(run)
+    if run.gpus == 1:
+        from rewardtrain.training import train_dpo, train_rm, train_sft  # torch: workers only
+
+        train = {RunKind.SFT: train_sft, RunKind.RM: train_rm, RunKind.DPO: train_dpo}[run.kind]
+        return train(config, progress=recorder, should_stop=recorder.should_stop)
+    from rewardtrain.training.launch import TorchrunJob
+    from rewardtrain.training.progress import ProgressEvent
+
+    has = worker_gpus()
+    if run.gpus > has:
+        raise TooFewGpus(f"the run asks for {run.gpus} GPUs; this worker has {has}")
+    job = TorchrunJob(
+        command=run.kind, config=config, nproc=run.gpus, work_dir=Path(run.output_dir) / "torchrun"
+    )
+    return job.run(on_event=lambda event: recorder(ProgressEvent(**event)), should_stop=recorder.should_stop)
+
+
 def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
     """Train a claimed run to the end (or until cancelled); register its model on success."""
     run = _claim(run_id, worker)
@@ -271,12 +299,11 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
         return None
     recorder = _Recorder(run)
     try:
-        from rewardtrain.training import train_dpo, train_rm, train_sft  # torch: workers only
-
-        train = {RunKind.SFT: train_sft, RunKind.RM: train_rm, RunKind.DPO: train_dpo}[run.kind]
-        result = train(_config(run), progress=recorder, should_stop=recorder.should_stop)
+        result = _train(run, recorder)
     except Exception as exc:
-        _finish(run, RunStatus.FAILED, **job_failure(exc, f"training run {run.pk}"))
+        # A torchrun rank's failure carries that rank's own traceback.
+        detail = getattr(exc, "rank_traceback", None)
+        _finish(run, RunStatus.FAILED, **job_failure(exc, f"training run {run.pk}", detail=detail))
         return TrainingRun.objects.get(pk=run.pk)
     if result.stopped_early:
         _finish(run, RunStatus.CANCELLED, step=result.steps, final_metrics=_finite(result.metrics))

@@ -39,13 +39,13 @@ ENV_DROPPED = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
 
 
 class RankFailed(RuntimeError):
-    """A rank of the group failed; ``traceback`` is its own (or torchrun's output when none was recorded)."""
+    """A rank of the group failed; ``rank_traceback`` is its own (or torchrun's output when none was recorded)."""
 
     def __init__(self, rank: int | None, exitcode: int, traceback: str) -> None:
         where = f"rank {rank}" if rank is not None else "torchrun"
         last = traceback.strip().splitlines()[-1] if traceback.strip() else f"exit code {exitcode}"
         super().__init__(f"{where} failed: {last}")
-        self.rank, self.exitcode, self.traceback = rank, exitcode, traceback
+        self.rank, self.exitcode, self.rank_traceback = rank, exitcode, traceback
 
 
 @dataclass

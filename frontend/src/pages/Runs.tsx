@@ -29,6 +29,7 @@ interface Run {
   final_metrics: Record<string, number>;
   error: string;
   hyperparams: Record<string, unknown>;
+  gpus: number;
   metrics?: Metric[];
 }
 
@@ -113,6 +114,8 @@ function StartRun({ projectId, snapshots, models, reload }: {
   const [snapshot, setSnapshot] = useState<number | "">("");
   const [base, setBase] = useState<number | "">("");
   const [params, setParams] = useState('{"max_steps": 100, "max_length": 512}');
+  // Above 1: torchrun on one gpu worker with that many GPUs (the worker refuses a run asking for more).
+  const [gpus, setGpus] = useState(1);
   // A model is a hub name, or a directory relative to one of the operator's model roots (never a host path).
   const [model, setModel] = useState({ name: "", kind: "base", root: "", path: "", gguf_file: "" });
   const [roots, setRoots] = useState<string[]>([]);
@@ -123,7 +126,7 @@ function StartRun({ projectId, snapshots, models, reload }: {
   const start = () => {
     let hyperparams: unknown;
     try { hyperparams = JSON.parse(params || "{}"); } catch { setError("Hyper-parameters must be a JSON object."); return; }
-    api("POST", `/api/projects/${projectId}/runs/`, { kind, snapshot, base_model: base, hyperparams }).then(
+    api("POST", `/api/projects/${projectId}/runs/`, { kind, snapshot, base_model: base, hyperparams, gpus }).then(
       () => { setError(""); reload(); }, (e) => setError(message(e)));
   };
   const register = () =>
@@ -144,6 +147,7 @@ function StartRun({ projectId, snapshots, models, reload }: {
           {models.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
         </select>
         <input aria-label="Hyper-parameters" value={params} onChange={(e) => setParams(e.target.value)} />
+        <label>GPUs <input aria-label="GPUs" type="number" min={1} max={64} value={gpus} onChange={(e) => setGpus(Number(e.target.value))} /></label>
         <button className="primary" onClick={start}>Start</button>
       </div>
       <div className="inline-form">
@@ -186,7 +190,7 @@ function RunDetail({ projectId, runId, onChange }: { projectId: number; runId: n
   const cancel = () => api("POST", `/api/projects/${projectId}/runs/${runId}/cancel/`).then(onChange);
   return (
     <section className="card" aria-label={`Run ${run.id}`}>
-      <h3>Run {run.id}: {run.kind}, {run.status} ({run.step}/{run.total_steps || "?"} steps)</h3>
+      <h3>Run {run.id}: {run.kind}{run.gpus > 1 ? ` on ${run.gpus} GPUs` : ""}, {run.status} ({run.step}/{run.total_steps || "?"} steps)</h3>
       {(run.status === "queued" || run.status === "running") && <button onClick={cancel}>Cancel run</button>}
       <div className="tiles">
         <div><h4>loss</h4><CurveChart runs={[{ id: run.id, metrics: run.metrics ?? [] }]} metric="loss" /></div>

@@ -104,5 +104,5 @@ def test_a_crashing_rank_fails_the_job_with_its_traceback(tiny_dir: Path, tmp_pa
     with pytest.raises(RankFailed) as failed:
         job.run()
     assert failed.value.rank == 1
-    assert "Traceback" in failed.value.traceback and "injected fault" in failed.value.traceback
+    assert "Traceback" in failed.value.rank_traceback and "injected fault" in failed.value.rank_traceback
     assert "rank 1 failed" in str(failed.value)
