@@ -161,10 +161,21 @@ ANNOTATE_INFERENCE_ENDPOINTS = os.environ.get("ANNOTATE_INFERENCE_ENDPOINTS", ""
 ANNOTATE_INFERENCE_ENDPOINTS_FILE = os.environ.get("ANNOTATE_INFERENCE_ENDPOINTS_FILE", "")
 # Every file the app writes or reads (`annotate/storage.py`): MEDIA_ROOT, or an S3-compatible store when
 # ANNOTATE_STORAGE_URL=s3://bucket/prefix (endpoint and credentials: `annotate/storage_url.py`).
+# Downloads from an S3 store: a presigned redirect (the bytes bypass the web server), unless clients cannot
+# reach the store's endpoint (a store on a private network, as in docker-compose.yml): then the web streams them.
+ANNOTATE_STORAGE_REDIRECT = os.environ.get("ANNOTATE_STORAGE_REDIRECT", "true").lower() not in (
+    "0",
+    "false",
+    "no",
+)
 STORAGES = {
     "default": default_storage_setting(os.environ.get("ANNOTATE_STORAGE_URL"), os.environ),
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# A worker's local copy of stored inputs (snapshots, models), keyed by content hash and shared by its jobs
+# (`rewardtrain/staging.py`); past ANNOTATE_CACHE_MAX_BYTES the least recently used go first.
+ANNOTATE_CACHE_DIR = Path(os.environ.get("ANNOTATE_CACHE_DIR", VAR_DIR / "cache"))
+ANNOTATE_CACHE_MAX_BYTES = int(os.environ.get("ANNOTATE_CACHE_MAX_BYTES", str(20 * 1024**3)))
 
 # Uploads: imports are read in memory up to this size and refused above it with a clear message.
 IMPORT_MAX_BYTES = int(os.environ.get("ANNOTATE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))

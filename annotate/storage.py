@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
 CHUNK = 1024 * 1024
@@ -156,13 +157,22 @@ def delete_under(prefix: str) -> int:
     keys = list(keys_under(prefix))
     for key in keys:
         delete(key)
+    if is_local():  # folders are a filesystem's, not keys: the ones left empty go too
+        root = Path(store().path(clean_key(prefix.rstrip("/"))))
+        if root.is_dir():
+            for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+                if not any(folder.iterdir()):
+                    folder.rmdir()
+            if not any(root.iterdir()):
+                root.rmdir()
     return len(keys)
 
 
 def download_url(key: str, filename: str, content_type: str) -> str | None:
     """A short-lived presigned link to `key` where the store is S3 (the client downloads from the store, not
-    through the web server); None on the local filesystem, where the web server streams the file itself."""
-    if is_local():
+    through the web server); None on the local filesystem, or where the store is not reachable from clients
+    (`ANNOTATE_STORAGE_REDIRECT=false`): then the web server streams the file itself."""
+    if is_local() or not settings.ANNOTATE_STORAGE_REDIRECT:
         return None
     safe = filename.replace('"', "").replace("\\", "")
     return store().url(

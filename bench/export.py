@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -209,7 +208,7 @@ def cleanup(project_id: int) -> None:
 def build(project_id: int) -> dict:
     from rewardtrain.models import Snapshot
     from rewardtrain.params import snapshot_params_from
-    from rewardtrain.services.snapshots import snapshot_build, snapshot_dir
+    from rewardtrain.services.snapshots import snapshot_build
 
     params = snapshot_params_from({"kind": "pairwise", "format": "standard", "validation_fraction": 0.05})
     # Created directly rather than with snapshot_create, which would also queue the Celery task.
@@ -221,7 +220,7 @@ def build(project_id: int) -> dict:
     seconds = time.perf_counter() - started
     if built is None or built.status != "ready":
         raise SystemExit(f"build failed: {built.error if built else 'not built'}")
-    return {"seconds": seconds, "pairs": built.manifest["records"], "dir": str(snapshot_dir(built))}
+    return {"seconds": seconds, "pairs": built.manifest["records"], "key": built.relative_dir}
 
 
 def main() -> None:
@@ -258,7 +257,10 @@ def main() -> None:
             cleanup(project_id)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if not args.keep:
-        shutil.rmtree(Path(result["dir"]).parent, ignore_errors=True)  # snapshots/<project>/
+        from annotate import storage
+
+        # snapshots/<project>/<version>/, in whichever store is configured
+        storage.delete_under(result["key"])
     pairs_per_s = result["pairs"] / result["seconds"]
     print(
         f"built {result['pairs']} pairs in {result['seconds']:.2f}s: {pairs_per_s:,.0f} pairs/s, peak RSS {peak_mb:.0f} MB"

@@ -1,20 +1,21 @@
-"""Reads of snapshots shared by the API views: listings, files on disk, pages of records."""
+"""Reads of snapshots shared by the API views: listings, stored files, pages of records."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
 
+from annotate import storage
 from labeling.models import Project
 from labeling.services.errors import ServiceError, conflict, invalid, not_found
 from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotStatus
 from rewardtrain.pairs import SPLITS
-from rewardtrain.services.snapshots import MANIFEST, snapshot_dir
-from rewardtrain.writers import sha256_of
+from rewardtrain.services.snapshots import MANIFEST, snapshot_key
 
 MAX_PAGE = 1000
 
@@ -37,17 +38,45 @@ def _ready(snapshot: Snapshot) -> None:
         )
 
 
-def snapshot_file(snapshot: Snapshot, file_name: str) -> tuple[Path, str]:
-    """The path of one of a ready snapshot's files (or its manifest.json) and its SHA-256; 404 for other names."""
+@dataclass(frozen=True)
+class SnapshotFile:
+    key: str
+    sha256: str
+    content_type: str
+
+
+def _content_type(file_name: str) -> str:
+    if file_name.endswith(".jsonl"):
+        return "application/x-ndjson"
+    if file_name.endswith(".json"):
+        return "application/json"
+    return "application/octet-stream"
+
+
+def _gone(snapshot: Snapshot) -> ServiceError:
+    return ServiceError(f"The files of snapshot {snapshot.pk} are missing.", status=410, code="gone")
+
+
+def snapshot_file(snapshot: Snapshot, file_name: str) -> SnapshotFile:
+    """One of a ready snapshot's stored files (or its manifest.json) with its SHA-256; 404 for other names."""
     _ready(snapshot)
-    path = snapshot_dir(snapshot) / file_name
-    if file_name == MANIFEST and path.is_file():
-        return path, sha256_of(path)
-    info = snapshot.manifest.get("files", {}).get(file_name)
-    if info is None or not path.is_file():
-        names = ", ".join(sorted(snapshot.manifest.get("files", {})))
+    files = snapshot.manifest.get("files", {})
+    if file_name != MANIFEST and file_name not in files:
+        names = ", ".join(sorted(files))
         raise not_found(f"Snapshot {snapshot.pk} has no file '{file_name}'; it has: {names}.")
-    return path, info["sha256"]
+    key = snapshot_key(snapshot, file_name)
+    if file_name == MANIFEST:
+        # The manifest's own hash is in no manifest: it is small, so it is read and hashed here.
+        try:
+            with storage.open_file(key) as fh:
+                checksum = hashlib.sha256(fh.read()).hexdigest()
+        except FileNotFoundError as exc:
+            raise _gone(snapshot) from exc
+    else:
+        if not storage.exists(key):
+            raise _gone(snapshot)
+        checksum = files[file_name]["sha256"]
+    return SnapshotFile(key, checksum, _content_type(file_name))
 
 
 def snapshot_records_page(snapshot: Snapshot, *, split: str, offset: int, limit: int) -> dict[str, Any]:
@@ -58,14 +87,12 @@ def snapshot_records_page(snapshot: Snapshot, *, split: str, offset: int, limit:
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise invalid(f"offset must be 0 or more and limit from 1 to {MAX_PAGE}.")
     count = snapshot.manifest["splits"][split]["records"]
-    path = snapshot_dir(snapshot) / f"{split}.jsonl"
     try:
-        with path.open(encoding="utf-8") as fh:
+        with storage.open_file(snapshot_key(snapshot, f"{split}.jsonl")) as fh:
+            # A stored file iterates by lines (bytes, which json reads as UTF-8).
             results = [json.loads(line) for line in islice(fh, offset, offset + limit)]
     except FileNotFoundError as exc:
-        raise ServiceError(
-            f"The files of snapshot {snapshot.pk} are missing.", status=410, code="gone"
-        ) from exc
+        raise _gone(snapshot) from exc
     following = offset + len(results)
     return {
         "count": count,

@@ -40,6 +40,7 @@ def process_env(**extra: str) -> dict[str, str]:
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "ANNOTATE_MODEL_ROOTS": json.dumps(settings.ANNOTATE_MODEL_ROOTS),
+        "ANNOTATE_CACHE_DIR": str(settings.ANNOTATE_CACHE_DIR),
         "LOG_LEVEL": "WARNING",
         **extra,
     }

@@ -1,12 +1,13 @@
 """The export API: create, list and describe snapshots, download their files, page through their records."""
 
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotate import storage
 from labeling.api.permissions import ProjectRole
 from labeling.models import ApiToken, Role
 from labeling.services.errors import invalid
@@ -49,22 +50,29 @@ class SnapshotDetailView(APIView):
 class SnapshotFileView(APIView):
     permission_classes = [SnapshotReader]
 
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            302: OpenApiTypes.NONE,  # on an S3 store: a short-lived presigned link to the file in the store
+        }
+    )
     def get(self, request, project_id: int, snapshot_id: int, file_name: str):
         snapshot = selectors.snapshot_for_project(self.project, snapshot_id)
-        path, checksum = selectors.snapshot_file(snapshot, file_name)
+        stored = selectors.snapshot_file(snapshot, file_name)
         token = request.auth if isinstance(request.auth, ApiToken) else None
         snapshot_download_log(snapshot=snapshot, file_name=file_name, user=request.user, token=token)
-        content_type = "application/x-ndjson" if file_name.endswith(".jsonl") else "application/octet-stream"
-        if file_name.endswith(".json"):
-            content_type = "application/json"
-        response = FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=f"{self.project.slug}-v{snapshot.version}-{file_name}",
-            content_type=content_type,
-        )
-        response["X-Checksum-SHA256"] = checksum
+        filename = f"{self.project.slug}-v{snapshot.version}-{file_name}"
+        url = storage.download_url(stored.key, filename, stored.content_type)
+        if url is not None:
+            response = HttpResponseRedirect(url)
+        else:
+            response = FileResponse(
+                storage.open_file(stored.key),
+                as_attachment=True,
+                filename=filename,
+                content_type=stored.content_type,
+            )
+        response["X-Checksum-SHA256"] = stored.sha256
         return response
 
 

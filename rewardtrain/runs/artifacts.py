@@ -4,7 +4,8 @@ A registered model is an artifact reference, never a host path that a project ad
 
     hub:<owner>/<name>             a Hugging Face hub name (loaded from the local cache when offline)
     root:<root>[/<relative path>]  a directory under one of the operator's `ANNOTATE_MODEL_ROOTS`
-    run:<output>                   a training run's own output, recorded by the run service (never typed)
+    run:<manifest key>             a training run's model in the store (`rewardtrain/staging.py`), recorded by
+                                   the run service (never typed); rows from before the store: its output folder
 
 Registration and every loader (suggestions, generation, scoring, training) call `model_locate`, so what a
 worker opens is checked when it opens it: a symlink swapped after registration is refused then. A path that
@@ -20,6 +21,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
+from annotate import storage
 from labeling.services.errors import FieldError, ValidationFailed, invalid
 from rewardtrain.runs.models import ModelSource, RegisteredModel
 
@@ -101,7 +103,13 @@ def model_ref_check(ref: ModelRef) -> list[FieldError]:
             errors.append(
                 FieldError("must be a directory relative to the model root, not an absolute path", "path")
             )
-    elif ref.source != ModelSource.RUN:
+    elif ref.source == ModelSource.RUN:
+        if not _legacy_run_path(ref):
+            try:
+                storage.clean_key(ref.path)
+            except storage.BadKey:
+                errors.append(FieldError("must be a stored model's manifest key", "path"))
+    else:
         errors.append(FieldError(f"unknown model source {ref.source!r}", "source"))
     gguf = PurePosixPath(ref.gguf_file)
     # Under a root, `..` is judged by resolution (so it is answered like a missing file); a hub has no files here.
@@ -109,6 +117,11 @@ def model_ref_check(ref: ModelRef) -> list[FieldError]:
     if ref.gguf_file and ("\x00" in ref.gguf_file or gguf.is_absolute() or escapes):
         errors.append(FieldError("must be a file name inside the model directory", "gguf_file"))
     return errors
+
+
+def _legacy_run_path(ref: ModelRef) -> bool:
+    """A run's model registered before models were stored: its output folder on the host that trained it."""
+    return ref.source == ModelSource.RUN and PurePosixPath(ref.path).is_absolute()
 
 
 def _not_found(message: str, field: str) -> ValidationFailed:
@@ -138,7 +151,13 @@ def model_locate(ref: ModelRef) -> LocatedModel:
     if errors:
         raise invalid("Invalid model", *errors)
     if ref.source == ModelSource.RUN:
-        return LocatedModel(ref.path, ref.gguf_file or None)
+        if _legacy_run_path(ref):
+            return LocatedModel(ref.path, ref.gguf_file or None)
+        if not storage.exists(ref.path):
+            raise _not_found(f"no stored model {ref.path!r}", "path")
+        from rewardtrain.staging import model_stage
+
+        return LocatedModel(str(model_stage(ref.path)), ref.gguf_file or None)
     if ref.source == ModelSource.HUB:
         # transformers opens a name that is also a relative path of the worker's directory as a local model.
         if os.path.lexists(ref.path):

@@ -38,7 +38,7 @@ class RegisteredModel(models.Model):
     path = models.CharField(
         max_length=1000,
         help_text="hub: the hub name (owner/name); root: the directory relative to the root; "
-        "run: the run's output directory, written by the run service.",
+        "run: the stored model's manifest key, written by the run service (older rows: its output directory).",
     )
     gguf_file = models.CharField(
         max_length=300,
@@ -120,8 +120,14 @@ class TrainingRun(JobState):
         return f"{self.kind} run {self.pk} ({self.status})"
 
     @property
+    def storage_key(self) -> str:
+        """Where the run's checkpoints and model are stored (`rewardtrain/staging.py`)."""
+        return f"runs/{self.project_id}/{self.pk}"
+
+    @property
     def output_dir(self) -> str:
-        return str(Path(settings.MEDIA_ROOT) / "runs" / str(self.project_id) / str(self.pk))
+        """Where this worker trains it: the local folder of `storage_key` (so the default store copies nothing)."""
+        return str(Path(settings.MEDIA_ROOT) / self.storage_key)
 
 
 class RunMetric(models.Model):

@@ -2,10 +2,12 @@
 
 A run's state lives in its row. A worker claims the row before it trains, so a message delivered twice (a
 Redis visibility timeout, a re-queue after a worker died) never trains twice at once; a run whose worker
-died is claimed again once its heartbeat is stale and resumes from its last checkpoint.
+died is claimed again once its heartbeat is stale and resumes from its last checkpoint, on any host: each
+checkpoint and the final model are published to the store as they are written (`rewardtrain/staging.py`).
 """
 
 import dataclasses
+import logging
 import math
 import time
 from pathlib import Path
@@ -20,6 +22,7 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
+from rewardtrain import staging
 from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.artifacts import (
@@ -39,8 +42,10 @@ from rewardtrain.runs.models import (
     RunStatus,
     TrainingRun,
 )
-from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.staging import snapshot_stage
 from rewardtrain.training.config import DPOConfig, RMConfig, SFTConfig
+
+logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
 SNAPSHOT_KINDS = {
@@ -220,7 +225,7 @@ def _config(run: TrainingRun):
     base = registered_model_locate(run.base_model)  # checked again now: the root may have changed since
     params = {"save_every": DEFAULT_SAVE_EVERY, **run.hyperparams}
     return CONFIGS[run.kind](
-        data=str(snapshot_dir(run.snapshot)),
+        data=str(snapshot_stage(run.snapshot)),  # into this worker's cache, from the store
         model=base.path,
         gguf_file=base.gguf_file,
         out=run.output_dir,
@@ -235,11 +240,23 @@ def _finite(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Recorder:
-    """Turns training progress into metric rows and the run's live fields; answers whether to stop."""
+    """Turns training progress into metric rows and the run's live fields, publishes each new checkpoint to the
+    store; answers whether to stop."""
 
     def __init__(self, run: TrainingRun) -> None:
         self.run = run
         self._last_beat = 0.0
+        self._published: str | None = None
+
+    def publish_checkpoint(self) -> None:
+        """Store the newest complete checkpoint if it is not stored yet. A failure is retried at the next event:
+        training goes on, and a run taken up elsewhere resumes from the checkpoint before."""
+        try:
+            self._published = staging.checkpoint_publish(
+                Path(self.run.output_dir), self.run.storage_key, self._published
+            )
+        except Exception:
+            logger.warning("storing a checkpoint of run %s failed", self.run.pk, exc_info=True)
 
     def __call__(self, event) -> None:
         values = {
@@ -263,6 +280,7 @@ class _Recorder:
                 last_metrics=values,
                 heartbeat_at=timezone.now(),
             )
+        self.publish_checkpoint()
 
     def should_stop(self) -> bool:
         return TrainingRun.objects.filter(pk=self.run.pk, cancel_requested=True).exists()
@@ -273,7 +291,9 @@ def _finish(run: TrainingRun, status: str, **fields: Any) -> None:
 
 
 def _train(run: TrainingRun, recorder: _Recorder):
-    """Train in this process (one GPU), or under torchrun as a child process group (several)."""
+    """Train in this process (one GPU), or under torchrun as a child process group (several). A run taken up on
+    another host first fetches its newest stored checkpoint, which the trainer's `resume="auto"` then finds."""
+    staging.checkpoint_restore(Path(run.output_dir), run.storage_key)
     config = _config(run)
     if run.gpus == 1:
         from rewardtrain.training import train_dpo, train_rm, train_sft  # torch: workers only
@@ -300,6 +320,9 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
     recorder = _Recorder(run)
     try:
         result = _train(run, recorder)
+        recorder.publish_checkpoint()  # the one a cancel wrote, if the last event came before it
+        if not result.stopped_early:
+            manifest = staging.model_publish(Path(result.output_dir), run.storage_key)
     except Exception as exc:
         # A torchrun rank's failure carries that rank's own traceback.
         detail = getattr(exc, "rank_traceback", None)
@@ -315,7 +338,7 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
             name=f"{run.kind}-run-{run.pk}",
             kind=PRODUCES[run.kind],
             source=ModelSource.RUN,  # written here, not typed by an admin: not checked against the roots
-            path=result.output_dir,
+            path=manifest,
             produced_by=run,
             created_by=run.created_by,
         )

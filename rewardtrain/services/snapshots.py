@@ -2,14 +2,15 @@
 
 A build runs in three steps so that its status can be polled: claim the queued row (building), write the files
 outside any long transaction (streaming reads), then mark it ready with its manifest, or failed with the error.
-Files go to a temporary folder first and are moved into `MEDIA_ROOT/snapshots/<project>/<version>/` whole.
+Files are written to a local temporary folder, then stored (`annotate/storage.py`) under the keys
+`snapshots/<project>/<version>/<file>`, the manifest last: a snapshot is ready only once all its files are stored.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from annotate import storage
 from annotate.jobs import enqueue_on_commit
 from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
@@ -38,7 +40,13 @@ STALE_BUILD_SECONDS = 2 * 3600
 
 
 def snapshot_dir(snapshot: Snapshot) -> Path:
+    """Where a snapshot's files are on the local filesystem store only; readers use `snapshot_key`."""
     return Path(settings.MEDIA_ROOT) / snapshot.relative_dir
+
+
+def snapshot_key(snapshot: Snapshot, file_name: str) -> str:
+    """The storage key of one of a snapshot's files (or its manifest)."""
+    return f"{snapshot.relative_dir}/{file_name}"
 
 
 @transaction.atomic
@@ -161,22 +169,26 @@ def snapshot_build(*, snapshot_id: int) -> Snapshot | None:
     snapshot = _claim(snapshot_id)
     if snapshot is None:
         return None
-    final = snapshot_dir(snapshot)
-    work = final.with_name(f".{final.name}.building")
     try:
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
-        manifest = write_snapshot_files(snapshot, work)
-        manifest.update(
-            created_by=snapshot.created_by_id,
-            created_at=snapshot.created_at.isoformat(),
-            built_at=timezone.now().isoformat(),
-        )
-        (work / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        work.rename(final)
+        # What a killed attempt left is removed first: its manifest, if any, no longer vouches for its files.
+        storage.delete_under(snapshot.relative_dir)
+        with tempfile.TemporaryDirectory(prefix=f"annotate-snapshot-{snapshot.pk}-") as tmp:
+            work = Path(tmp)
+            manifest = write_snapshot_files(snapshot, work)
+            manifest.update(
+                created_by=snapshot.created_by_id,
+                created_at=snapshot.created_at.isoformat(),
+                built_at=timezone.now().isoformat(),
+            )
+            (work / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            for name in sorted(manifest["files"]):
+                storage.put_file(snapshot_key(snapshot, name), work / name)
+            storage.put_file(snapshot_key(snapshot, MANIFEST), work / MANIFEST)
     except Exception as exc:
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            storage.delete_under(snapshot.relative_dir)
+        except Exception:  # the store itself may be what failed; the build's own error is the one to report
+            logger.warning("could not remove the files of failed snapshot %s", snapshot_id, exc_info=True)
         with transaction.atomic():
             Snapshot.objects.filter(pk=snapshot_id).update(
                 status=SnapshotStatus.FAILED,

@@ -2,9 +2,11 @@
 
 import uuid
 from datetime import datetime
+from pathlib import Path
 
 from django.utils import timezone
 
+from annotate import storage
 from labeling.models import (
     Assignment,
     AssignmentStatus,
@@ -17,6 +19,8 @@ from labeling.models import (
     TaskKind,
 )
 from labeling.tests.factories import import_prompt_tasks, import_ranking_tasks, make_project
+from rewardtrain.models import Snapshot
+from rewardtrain.services.snapshots import snapshot_key
 
 
 def ranking_project(n_tasks: int, k: int = 4, **settings) -> tuple[Project, list[Task]]:
@@ -98,3 +102,15 @@ def demonstrate(task: Task, user, text: str, status: str = ReviewStatus.PENDING)
         text=text,
         review_status=status,
     )
+
+
+def store_snapshot_files(snapshot: Snapshot, folder: Path) -> Snapshot:
+    """Make a hand-written snapshot whole, as a build leaves it: every file in `folder` stored under the
+    snapshot's keys and listed with its size and SHA-256 in the manifest (which is what workers stage from)."""
+    files = {}
+    for path in sorted(p for p in Path(folder).iterdir() if p.is_file()):
+        stored = storage.put_file(snapshot_key(snapshot, path.name), path)
+        files[path.name] = {"bytes": stored.size, "sha256": stored.sha256}
+    snapshot.manifest = {**(snapshot.manifest or {}), "files": files}
+    snapshot.save(update_fields=["manifest"])
+    return snapshot

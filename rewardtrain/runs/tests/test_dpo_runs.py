@@ -8,10 +8,12 @@ from labeling.tests.factories import make_project, make_user
 from rewardtrain.jobs import HEARTBEAT_STALE
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
+from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
 from rewardtrain.runs.selectors import run_lineage
 from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.tests.helpers import store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_pairwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
@@ -27,6 +29,7 @@ def setup(settings, tmp_path):
     folder = snapshot_dir(snapshot)
     write_jsonl(folder / "train.jsonl", planted_pairwise_records(16, seed=1))
     write_jsonl(folder / "validation.jsonl", planted_pairwise_records(4, seed=2))
+    store_snapshot_files(snapshot, folder)
     build_tiny_model_and_tokenizer(tmp_path / "sft", corpus=CORPUS)
     sft = services.registered_model_create(
         project=project, user=admin, name="sft", kind=ModelKind.SFT, **rooted(tmp_path / "sft")
@@ -60,7 +63,7 @@ def test_dpo_run_trains_and_registers_a_policy(setup):
     assert run_lineage(TrainingRun.objects.get(pk=run.pk))["base_model"]["name"] == "sft"
     from rewardtrain.training import load_model_and_tokenizer
 
-    load_model_and_tokenizer(policy.path)  # a causal LM the sampling code can load
+    load_model_and_tokenizer(registered_model_locate(policy).path)  # a causal LM the sampling code can load
 
 
 @pytest.mark.django_db

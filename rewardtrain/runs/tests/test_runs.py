@@ -12,6 +12,7 @@ from labeling.tests.factories import add_member, make_project, make_user
 from rewardtrain.jobs import HEARTBEAT_STALE
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
+from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import (
     ModelKind,
     ModelSource,
@@ -23,6 +24,7 @@ from rewardtrain.runs.models import (
 from rewardtrain.runs.selectors import run_lineage
 from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.tests.helpers import store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
@@ -49,6 +51,7 @@ def setup(media, tmp_path):
     folder.mkdir(parents=True)
     write_jsonl(folder / "train.jsonl", planted_kwise_records(24, seed=1))
     write_jsonl(folder / "validation.jsonl", planted_kwise_records(8, seed=2))
+    store_snapshot_files(snapshot, folder)
     model_dir = tmp_path / "tiny"
     build_tiny_model_and_tokenizer(model_dir, corpus=CORPUS)
     base = services.registered_model_create(
@@ -78,11 +81,15 @@ def test_rm_run_trains_streams_metrics_and_registers_its_model(setup):
     assert RunMetric.objects.filter(run=run, kind="step").count() == 3
     assert "accuracy" in done.final_metrics or done.final_metrics
     model = RegisteredModel.objects.get(produced_by=run)
-    assert model.kind == ModelKind.RM and Path(model.path, "reward_head.safetensors").is_file()
     assert model.source == ModelSource.RUN  # the run's own output, not an admin's path
+    assert model.path == f"runs/{run.project_id}/{run.pk}/manifest.json"  # a stored artifact, not a host path
+    located = registered_model_locate(model)
+    # On the default store the model is loaded from where the run wrote it: nothing is copied.
+    assert model.kind == ModelKind.RM and located.path == done.output_dir
+    assert Path(located.path, "reward_head.safetensors").is_file()
     from rewardtrain.training import load_reward_model
 
-    load_reward_model(model.path)  # the registered model loads with the training package
+    load_reward_model(located.path)  # the registered model loads with the training package
 
 
 @pytest.mark.django_db

@@ -20,7 +20,7 @@ from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RunMetric, RunStatus, TrainingRun
 from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.snapshots import snapshot_dir
-from rewardtrain.tests.helpers import ranking_project
+from rewardtrain.tests.helpers import ranking_project, store_snapshot_files
 from rewardtrain.training.cli import config_argv
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
@@ -46,6 +46,7 @@ def world(settings, tmp_path):
     folder = snapshot_dir(snapshot)
     folder.mkdir(parents=True)
     write_jsonl(folder / "train.jsonl", planted_kwise_records(16, seed=1))
+    store_snapshot_files(snapshot, folder)
     build_tiny_model_and_tokenizer(tmp_path / "tiny", corpus=CORPUS)
     base = services.registered_model_create(
         project=project, user=admin, name="tiny", kind=ModelKind.BASE, **rooted(tmp_path / "tiny")

@@ -22,7 +22,7 @@ from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunSt
 from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.lost_jobs import jobs_requeue_lost
 from rewardtrain.services.snapshots import STALE_BUILD_SECONDS, snapshot_build, snapshot_create, snapshot_dir
-from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
+from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project, store_snapshot_files
 from rewardtrain.training.checkpoint import list_checkpoints
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
@@ -77,6 +77,7 @@ def test_training_run_resumes_after_its_worker_is_killed_with_the_same_weights(m
     folder.mkdir(parents=True)
     write_jsonl(folder / "train.jsonl", planted_kwise_records(24, seed=1))
     write_jsonl(folder / "validation.jsonl", planted_kwise_records(8, seed=2))
+    store_snapshot_files(snapshot, folder)
     build_tiny_model_and_tokenizer(tmp_path / "tiny", corpus=CORPUS)
     base = services.registered_model_create(
         project=project, user=admin, name="tiny", kind=ModelKind.BASE, **rooted(tmp_path / "tiny")
