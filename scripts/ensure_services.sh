@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Start the local PostgreSQL and Redis that the tests use, when they are not running already.
+# Start the local PostgreSQL and Redis that the tests use, when they are not running already; install the tools
+# tests/test_multihost.py needs to give workers hosts of their own (iproute2's `ip`, socat).
 set -euo pipefail
+if [ "$(id -u)" = "0" ] && { ! command -v socat >/dev/null || ! command -v ip >/dev/null; }; then
+  echo "installing socat and iproute2 (apt)"
+  apt-get install -y -q socat iproute2 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q socat iproute2 >/dev/null; }
+fi
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   echo "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start

@@ -46,10 +46,14 @@ def process_env(**extra: str) -> dict[str, str]:
     }
 
 
-def start_worker(queue: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """A Celery worker in one process (`solo` pool), so SIGKILL kills the task with it."""
+def start_worker(
+    queue: str, env: dict[str, str], log: Path, prefix: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """A Celery worker in one process (`solo` pool), so SIGKILL kills the task with it. `prefix` runs it through
+    another command first (`ip netns exec NAME`: a worker on a host of its own)."""
     return subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "celery",
