@@ -9,6 +9,7 @@ checkpoint and the final model are published to the store as they are written (`
 import dataclasses
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from annotate import storage
 from annotate.jobs import enqueue_on_commit
 from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
@@ -342,6 +344,9 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
             produced_by=run,
             created_by=run.created_by,
         )
+    if not storage.is_local():
+        # Published: the store holds the model and its checkpoints, and a GPU node's disk is its cache.
+        shutil.rmtree(run.output_dir, ignore_errors=True)
     return TrainingRun.objects.get(pk=run.pk)
 
 
