@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from annotate.model_roots import parse_model_roots
-from annotate.storage_url import default_storage_setting
+from annotate.storage_url import StorageUrlError, default_storage_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ANNOTATE_VAR_DIR", BASE_DIR / "var"))
@@ -150,11 +150,10 @@ MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", VAR_DIR / "media"))
 # Model roots (`annotate/model_roots.py`): the only directories project admins may register models from.
 ANNOTATE_MODEL_ROOTS = parse_model_roots(os.environ.get("ANNOTATE_MODEL_ROOTS"))
 # Processes a gpu worker may start for one run (`rewardtrain/runs/devices.py`); unset: its CUDA device count.
-ANNOTATE_WORKER_GPUS = (
-    int(os.environ["ANNOTATE_WORKER_GPUS"]) if os.environ.get("ANNOTATE_WORKER_GPUS") else None
-)
-if ANNOTATE_WORKER_GPUS is not None and ANNOTATE_WORKER_GPUS < 1:
-    raise ImproperlyConfigured("ANNOTATE_WORKER_GPUS must be a whole number of at least 1")
+_gpus = os.environ.get("ANNOTATE_WORKER_GPUS", "")
+if _gpus and (not _gpus.isdigit() or int(_gpus) < 1):
+    raise ImproperlyConfigured(f"ANNOTATE_WORKER_GPUS must be a whole number of at least 1, not {_gpus!r}")
+ANNOTATE_WORKER_GPUS = int(_gpus) if _gpus else None
 # Inference endpoints (`rewardtrain/generation/endpoints.py`): name -> OpenAI-compatible server, as JSON here or
 # in the file named by ANNOTATE_INFERENCE_ENDPOINTS_FILE; project admins pick one by name. Checked at start.
 ANNOTATE_INFERENCE_ENDPOINTS = os.environ.get("ANNOTATE_INFERENCE_ENDPOINTS", "")
@@ -168,14 +167,20 @@ ANNOTATE_STORAGE_REDIRECT = os.environ.get("ANNOTATE_STORAGE_REDIRECT", "true").
     "false",
     "no",
 )
+try:
+    _default_storage = default_storage_setting(os.environ.get("ANNOTATE_STORAGE_URL"), os.environ)
+except StorageUrlError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 STORAGES = {
-    "default": default_storage_setting(os.environ.get("ANNOTATE_STORAGE_URL"), os.environ),
+    "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 # A worker's local copy of stored inputs (snapshots, models), keyed by content hash and shared by its jobs
 # (`rewardtrain/staging.py`); past ANNOTATE_CACHE_MAX_BYTES the least recently used go first.
 ANNOTATE_CACHE_DIR = Path(os.environ.get("ANNOTATE_CACHE_DIR", VAR_DIR / "cache"))
 ANNOTATE_CACHE_MAX_BYTES = int(os.environ.get("ANNOTATE_CACHE_MAX_BYTES", str(20 * 1024**3)))
+# Entries used within this many seconds stay, whatever the size: another job on the host may be reading them.
+ANNOTATE_CACHE_MIN_IDLE_S = float(os.environ.get("ANNOTATE_CACHE_MIN_IDLE_S", "600"))
 
 # Uploads: imports are read in memory up to this size and refused above it with a clear message.
 IMPORT_MAX_BYTES = int(os.environ.get("ANNOTATE_IMPORT_MAX_BYTES", str(20 * 1024 * 1024)))

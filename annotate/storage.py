@@ -10,6 +10,7 @@ artifacts, so web, default workers and GPU workers can run on machines that shar
 """
 
 import hashlib
+import io
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, storages
 
@@ -83,12 +85,14 @@ def put_file(key: str, path: Path) -> StoredFile:
         target = Path(store().path(key))
         target.parent.mkdir(parents=True, exist_ok=True)
         # A reader never sees half a file: copy beside it, then rename over.
-        with (
-            tempfile.NamedTemporaryFile(dir=target.parent, prefix=".put-", delete=False) as tmp,
-            path.open("rb") as src,
-        ):
-            shutil.copyfileobj(src, tmp, CHUNK)
-        Path(tmp.name).replace(target)
+        with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".put-", delete=False) as tmp:
+            partial = Path(tmp.name)
+        try:
+            with path.open("rb") as src, partial.open("wb") as out:
+                shutil.copyfileobj(src, out, CHUNK)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
     else:
         _s3_object(key).upload_file(
             str(path), Config=store().transfer_config, ExtraArgs={"Metadata": {"sha256": digest}}
@@ -122,8 +126,18 @@ def get_file(key: str, dest: Path) -> Path:
 
 
 def open_file(key: str) -> IO[bytes]:
-    """A binary stream of `key` (on S3 the object is read in parts, spooled to disk past 8 MiB)."""
-    return store().open(clean_key(key), "rb")
+    """A binary stream of `key`, read as it is consumed (on S3: the body of one GET, never copied to disk
+    first); FileNotFoundError when there is no such file."""
+    key = clean_key(key)
+    if is_local():
+        return store().open(key, "rb")
+    try:
+        body = _s3_object(key).get()["Body"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            raise FileNotFoundError(key) from exc
+        raise
+    return io.BufferedReader(body, CHUNK)
 
 
 def exists(key: str) -> bool:

@@ -32,6 +32,12 @@ def default_storage_setting(url: str | None, env: Mapping[str, str]) -> dict:
         raise StorageUrlError("ANNOTATE_STORAGE_URL takes no query or fragment; use the AWS_S3_* variables")
     from boto3.s3.transfer import TransferConfig  # only where the store is S3
 
+    link_seconds = env.get("ANNOTATE_STORAGE_LINK_SECONDS", "300")
+    if not link_seconds.isdigit() or not 1 <= int(link_seconds) <= 604800:
+        raise StorageUrlError(
+            f"ANNOTATE_STORAGE_LINK_SECONDS must be 1 to 604800 seconds, not {link_seconds!r}"
+        )
+
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -44,7 +50,7 @@ def default_storage_setting(url: str | None, env: Mapping[str, str]) -> dict:
             "file_overwrite": True,
             "default_acl": None,
             # Presigned download links live five minutes: long enough to start, short enough not to be shared.
-            "querystring_expire": int(env.get("ANNOTATE_STORAGE_LINK_SECONDS", "300")),
+            "querystring_expire": int(link_seconds),
             # django-storages reads a whole object into a spooled file; past this it spools to disk.
             "max_memory_size": 8 * MiB,
             "transfer_config": TransferConfig(

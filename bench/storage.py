@@ -1,6 +1,6 @@
-"""Staging a snapshot from an S3-compatible store: upload MB/s, then a worker's cache miss and hit.
+"""Staging a snapshot from an S3-compatible store: upload MiB/s, then a worker's cache miss and hit.
 
-Starts moto's S3 server (a separate process, as the tests do), stores a synthetic snapshot of `--mb` MB of JSONL
+Starts moto's S3 server (a separate process, as the tests do), stores a synthetic snapshot of `--mb` MiB of JSONL
 (train + validation) through the storage layer, then stages it with `rewardtrain.staging.snapshot_stage` twice
 into an empty cache: the first is a miss (download, SHA-256 check, hard links), the second a hit (no request to
 the store). Needs no database. Ends with one JSON line.
@@ -73,18 +73,18 @@ def main() -> None:
             cache = worker_cache()
             assert (cache.hits, cache.misses) == (1, 3), (cache.hits, cache.misses)
 
-    mb = total / 1024 / 1024
+    mb = total / 1024 / 1024  # MiB
     result = {
-        "snapshot_mb": round(mb, 1),
+        "snapshot_mib": round(mb, 1),
         "upload_s": round(upload_s, 3),
-        "upload_mb_s": round(mb / upload_s, 1),
+        "upload_mib_s": round(mb / upload_s, 1),
         "stage_miss_s": round(miss_s, 3),
-        "stage_miss_mb_s": round(mb / miss_s, 1),
+        "stage_miss_mib_s": round(mb / miss_s, 1),
         "stage_hit_ms": round(hit_s * 1000, 2),
     }
     print(
-        f"{mb:.0f} MB snapshot: upload {result['upload_mb_s']} MB/s; stage miss {miss_s:.2f}s "
-        f"({result['stage_miss_mb_s']} MB/s, download + SHA-256 + links), hit {result['stage_hit_ms']} ms"
+        f"{mb:.0f} MiB snapshot: upload {result['upload_mib_s']} MiB/s; stage miss {miss_s:.2f}s "
+        f"({result['stage_miss_mib_s']} MiB/s, download + SHA-256 + links), hit {result['stage_hit_ms']} ms"
     )
     print(json.dumps(result))
 

@@ -38,9 +38,12 @@ class TreeFile:
 
 
 class ArtifactCache:
-    def __init__(self, root: Path, max_bytes: int) -> None:
+    def __init__(self, root: Path, max_bytes: int, min_idle_s: float = 0.0) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
+        # Entries used more recently than this are never evicted: another worker process on this host (or the
+        # ranks of a torchrun group, which open their inputs after the parent staged them) may be reading them.
+        self.min_idle_s = min_idle_s
         for sub in ("files", "trees", "locks", "tmp"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.hits = 0
@@ -113,19 +116,28 @@ class ArtifactCache:
     def evict(self, keep: Iterable[Path] = ()) -> list[Path]:
         """Remove the least recently used entries until the cache fits `max_bytes`; never those in `keep`."""
         keep_set = {Path(p) for p in keep}
-        removed = []
-        entries = sorted(self._entries(), key=lambda p: p.stat().st_mtime)
-        for entry in entries:
-            if self.usage() <= self.max_bytes:
+        removed: list[Path] = []
+        usage = self.usage()
+        while usage > self.max_bytes:
+            victim = min(self._evictable(keep_set), key=lambda p: p.stat().st_mtime, default=None)
+            if victim is None:
                 break
-            if entry in keep_set:
-                continue
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
+            if victim.is_dir():
+                shutil.rmtree(victim, ignore_errors=True)
             else:
-                entry.unlink(missing_ok=True)
-            removed.append(entry)
+                victim.unlink(missing_ok=True)
+            removed.append(victim)
+            usage = self.usage()
         return removed
+
+    def _evictable(self, keep: set[Path]) -> Iterator[Path]:
+        idle_since = time.time() - self.min_idle_s
+        for entry in self._entries():
+            st = entry.stat()
+            # A cached file still linked into a folder frees nothing when removed (the folder goes first).
+            linked = entry.is_file() and st.st_nlink > 1
+            if entry not in keep and not linked and st.st_mtime <= idle_since:
+                yield entry
 
     def _entries(self) -> Iterator[Path]:
         yield from (self.root / "trees").iterdir()

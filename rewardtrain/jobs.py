@@ -12,11 +12,14 @@ server path), and `error_detail`, the traceback, which only site staff are shown
 
 import logging
 import re
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TypeVar
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from labeling.models import Project
@@ -24,6 +27,7 @@ from labeling.services.errors import conflict, not_found
 
 # A running job whose worker has not reported for this long is taken to be dead and may be claimed again.
 HEARTBEAT_STALE = timedelta(minutes=10)
+KEEPALIVE_EVERY_S = 60.0
 FINISHED = ("succeeded", "failed", "cancelled")
 
 J = TypeVar("J", bound=models.Model)
@@ -43,6 +47,48 @@ def error_line(text: str) -> str:
     first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
     line = _TOKEN.sub(_redact, first)
     return line if len(line) <= ERROR_MAX_CHARS else line[: ERROR_MAX_CHARS - 1] + "…"
+
+
+@contextmanager
+def job_keepalive(model: type[models.Model], pk: int, every_s: float = KEEPALIVE_EVERY_S) -> Iterator[None]:
+    """Keep a claimed job's heartbeat fresh while its worker process runs the block.
+
+    Progress events also beat, but long stretches send none (staging a large model from the object store,
+    uploading a checkpoint, a slow first step); without this a live job would look dead after
+    `HEARTBEAT_STALE` and be claimed by a second worker. A dead worker's thread dies with it."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every_s):
+                model.objects.filter(pk=pk, status="running").update(heartbeat_at=timezone.now())
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"keepalive-{model.__name__}-{pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def split_old_errors(app_label: str, model_name: str):
+    """A migration step: rows failed before `error_detail` existed kept the whole traceback (or an exception
+    text with paths) in `error`, which project admins read. Move it to `error_detail` and keep one line."""
+
+    def forwards(apps, schema_editor) -> None:
+        model = apps.get_model(app_label, model_name)
+        for row in model.objects.exclude(error="").filter(error_detail="").only("pk", "error").iterator():
+            lines = [line.strip() for line in row.error.splitlines() if line.strip()]
+            # A traceback's first line says nothing; its last names the exception.
+            last = lines[-1] if lines and lines[0].startswith("Traceback (most recent call last)") else ""
+            short = error_line(last or row.error)
+            if short != row.error:
+                model.objects.filter(pk=row.pk).update(error=short, error_detail=row.error)
+
+    return forwards
 
 
 def job_failure(

@@ -29,13 +29,17 @@ class NothingToStage(RuntimeError):
 
 
 @lru_cache(maxsize=4)
-def _cache(root: str, max_bytes: int) -> ArtifactCache:
-    return ArtifactCache(Path(root), max_bytes)
+def _cache(root: str, max_bytes: int, min_idle_s: float) -> ArtifactCache:
+    return ArtifactCache(Path(root), max_bytes, min_idle_s)
 
 
 def worker_cache() -> ArtifactCache:
     """This process's cache (one per configured folder, so its hit and miss counts add up across jobs)."""
-    return _cache(str(settings.ANNOTATE_CACHE_DIR), settings.ANNOTATE_CACHE_MAX_BYTES)
+    return _cache(
+        str(settings.ANNOTATE_CACHE_DIR),
+        settings.ANNOTATE_CACHE_MAX_BYTES,
+        settings.ANNOTATE_CACHE_MIN_IDLE_S,
+    )
 
 
 def snapshot_stage(snapshot: Snapshot) -> Path:

@@ -7,11 +7,13 @@ services keep listening on loopback only). Everything is removed on exit. Needs 
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from annotate.tests.live import free_port
 
@@ -32,12 +34,20 @@ class Host:
         return f"{self.host_ip}:{self.ports[port]}"
 
 
+@lru_cache(maxsize=1)
 def can_make_hosts() -> str | None:
-    """Why hosts cannot be made here, or None."""
+    """Why hosts cannot be made here, or None (tried once: a container may lack CAP_NET_ADMIN even as root)."""
     if os.geteuid() != 0:
         return "network namespaces need root"
     missing = [tool for tool in ("ip", "socat") if shutil.which(tool) is None]
-    return f"missing: {', '.join(missing)}" if missing else None
+    if missing:
+        return f"missing: {', '.join(missing)}"
+    probe = f"annotate-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=30)
+    if made.returncode != 0:
+        return f"cannot make a network namespace: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=30)
+    return None
 
 
 def _run(*args: str) -> None:
@@ -77,8 +87,21 @@ def host(index: int, forward: list[int]) -> Iterator[Host]:
             )
             cleanup.callback(_stop, relay)
             made.ports[port] = outer
-        time.sleep(0.3)  # the relays listen
+        for outer in made.ports.values():
+            _wait_listening(made.host_ip, outer)
         yield made
+
+
+def _wait_listening(ip: str, port: int, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection((ip, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -342,22 +342,24 @@ def world(settings, tmp_path):
         rankings, reviser, lambda lease: {"tiers": [[c["id"]] for c in lease["task"]["candidates"]]}
     )
     written = _submitted(demonstrations, reviser, lambda lease: {"text": "An answer."})
-    yield {
-        "project": rankings,
-        "client": _client(labeler),
-        "reviser": _client(reviser),
-        "admin": _client(rankings.memberships.get(role=Role.ADMIN).user),
-        "anonymous": _client(),
-        "username": labeler.username,
-        "ranking": ranking["id"],
-        "demonstration": demonstration["id"],
-        "submitted_ranking": ranked["id"],
-        "submitted_ids": [c["id"] for c in ranked["task"]["candidates"]],
-        "submitted_demonstration": written["id"],
-        "candidate_ids": [c["id"] for c in ranking["task"]["candidates"]],
-        "flag_keys": sorted(Guideline.objects.filter(project=rankings).latest("version").flag_keys),
-    }
-    request_log.setLevel(level)
+    try:
+        yield {
+            "project": rankings,
+            "client": _client(labeler),
+            "reviser": _client(reviser),
+            "admin": _client(rankings.memberships.get(role=Role.ADMIN).user),
+            "anonymous": _client(),
+            "username": labeler.username,
+            "ranking": ranking["id"],
+            "demonstration": demonstration["id"],
+            "submitted_ranking": ranked["id"],
+            "submitted_ids": [c["id"] for c in ranked["task"]["candidates"]],
+            "submitted_demonstration": written["id"],
+            "candidate_ids": [c["id"] for c in ranking["task"]["candidates"]],
+            "flag_keys": sorted(Guideline.objects.filter(project=rankings).latest("version").flag_keys),
+        }
+    finally:
+        request_log.setLevel(level)
 
 
 def run_cases(

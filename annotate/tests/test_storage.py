@@ -38,6 +38,9 @@ def test_round_trip_replace_list_and_delete(any_store, tmp_path):
     assert out.read_bytes() == source.read_bytes()
     with storage.open_file(stored.key) as fh:
         assert fh.read(5) == source.read_bytes()[:5]
+        assert fh.read() == source.read_bytes()[5:]
+    with pytest.raises(FileNotFoundError):
+        storage.open_file("runs/7/checkpoint/missing.bin")
 
     storage.put_bytes("runs/7/checkpoint/state.json", b'{"step": 1}')
     storage.put_bytes("runs/7/checkpoint/state.json", b'{"step": 2}')  # replaces, never renames
@@ -81,6 +84,8 @@ def test_storage_url_is_checked_at_start():
     for bad in ("/var/media", "http://bucket", "s3://", "s3://b/p?x=1"):
         with pytest.raises(StorageUrlError, match="ANNOTATE_STORAGE_URL"):
             default_storage_setting(bad, {})
+    with pytest.raises(StorageUrlError, match="ANNOTATE_STORAGE_LINK_SECONDS"):
+        default_storage_setting("s3://bucket", {"ANNOTATE_STORAGE_LINK_SECONDS": "soon"})
 
 
 _BIG_ROUND_TRIP = """
@@ -111,16 +116,22 @@ def test_a_1gb_artifact_round_trips_with_flat_memory(s3_server, tmp_path):
         for i in range(size // len(block)):
             fh.write(i.to_bytes(8, "little") + block[8:])  # every part different
     bucket = "big-round-trip"
-    s3_server.client().create_bucket(Bucket=bucket)
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket)
     env = {**os.environ, **s3_server.env(bucket, "p"), "DJANGO_SETTINGS_MODULE": "annotate.settings_test"}
-    result = subprocess.run(
-        [sys.executable, "-c", _BIG_ROUND_TRIP, str(blob), str(size)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _BIG_ROUND_TRIP, str(blob), str(size)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:  # 2 GiB on disk and 1 GiB in the S3 server's memory: not kept for the rest of the session
+        blob.unlink(missing_ok=True)
+        blob.with_name("back.bin").unlink(missing_ok=True)
+        client.delete_object(Bucket=bucket, Key="p/big/blob.bin")
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     print(figures)

@@ -7,7 +7,7 @@ each service is one transaction, so nothing half-written was kept, and a submiss
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -61,8 +61,10 @@ def exception_handler(exc, context):
         exc = _invalid(exc)
     elif isinstance(exc, RequestDataTooBig):  # Django's request.body past DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = body_too_large()
-    elif isinstance(exc, SuspiciousOperation):  # too many fields or files in a form
-        exc = ServiceError(message=str(exc), code="bad_request")
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):  # Django's form limits
+        exc = ServiceError(
+            message="The form has more fields or files than this server accepts.", code="bad_request"
+        )
     if isinstance(exc, ServiceError):
         return Response(_body(exc), status=exc.status)
     if isinstance(exc, OperationalError | InterfaceError):

@@ -1,9 +1,12 @@
 """Reading JSON Lines uploads: one object per line, every bad line reported by number."""
 
+import re
 from collections.abc import Iterator
 from typing import Any, Protocol
 
 from labeling.services.text import MAX_FILE_DEPTH, JSONRejected, strict_loads
+
+_LINE_END = re.compile(r"\r\n?|\n")
 
 
 class LineErrorSink(Protocol):
@@ -14,9 +17,9 @@ def json_lines(text: str, errors: LineErrorSink) -> Iterator[tuple[int, dict[str
     """(line number, object) for each non-blank line; a line that is not a JSON object, or that breaks the
     rules of labeling/services/text.py (NUL, lone surrogates, NaN, deep nesting), goes to `errors`.
 
-    Lines end at \\n only (a \\r before it is whitespace to JSON): `str.splitlines` would also split at U+2028,
-    U+0085 and other separators that are legal, unescaped, inside JSON strings."""
-    for number, raw in enumerate(text.split("\n"), start=1):
+    Lines end at \\n, \\r\\n or \\r (none can stand raw inside a JSON string): `str.splitlines` would also split at
+    U+2028, U+0085 and other separators that are legal, unescaped, inside JSON strings."""
+    for number, raw in enumerate(_LINE_END.split(text), start=1):
         if not raw.strip():
             continue
         try:

@@ -20,7 +20,6 @@ from labeling.services.completion import task_recount
 from labeling.services.errors import FieldError, conflict, invalid, not_found
 from labeling.services.submission import (
     MAX_SECONDS_SPENT,
-    _build_fields,
     _check_common,
     _demonstration_fields,
     _dialogue_fields,
@@ -87,7 +86,7 @@ def annotation_revise(
             code="seconds_spent_over_cap",
         )
     guideline = _resolve_guideline(assignment, guideline_version)
-    fields = _build_fields(build, assignment, guideline, work, blind=blind)
+    fields = build(assignment, guideline, work, blind=blind)
     previous = model_to_dict(annotation, exclude=_AUDIT_EXCLUDE)
     previous["guideline_version"] = annotation.guideline.version
     previous["revised_from_created_at"] = annotation.created_at.isoformat()

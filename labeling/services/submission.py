@@ -117,6 +117,7 @@ def _candidate_key(key: Any, expected: set[int], field: str, errors: list[FieldE
 
 
 def _repeated(cid: int, seen: set[int], field: str, errors: list[FieldError]) -> bool:
+    """Only a Python caller can name one candidate twice (as 12 and "12"): JSON keys are unique strings."""
     if cid in seen:
         errors.append(FieldError(f"candidate {cid} is given more than once", field))
         return True
@@ -320,7 +321,9 @@ def _ranking_fields(assignment: Assignment, guideline: Guideline, work: dict, *,
     }
 
 
-def _demonstration_fields(assignment: Assignment, guideline: Guideline, work: dict) -> dict:
+def _demonstration_fields(
+    assignment: Assignment, guideline: Guideline, work: dict, *, blind: bool = False
+) -> dict:
     text = work.get("text")
     if not isinstance(text, str) or not text.strip():
         raise invalid("Invalid demonstration", FieldError("must be a non-empty answer", "text"))
@@ -367,7 +370,9 @@ def _used_suggestion(assignment: Assignment, suggestion_id: Any) -> Suggestion |
     return found
 
 
-def _written_prompt_fields(assignment: Assignment, guideline: Guideline, work: dict) -> dict:
+def _written_prompt_fields(
+    assignment: Assignment, guideline: Guideline, work: dict, *, blind: bool = False
+) -> dict:
     messages = work.get("messages")
     errors = conversation_errors(messages)
     if errors:
@@ -386,7 +391,9 @@ def _written_prompt_fields(assignment: Assignment, guideline: Guideline, work: d
     return {"prompt": prompt}
 
 
-def _dialogue_fields(assignment: Assignment, guideline: Guideline, work: dict) -> dict:
+def _dialogue_fields(
+    assignment: Assignment, guideline: Guideline, work: dict, *, blind: bool = False
+) -> dict:
     messages = work.get("messages")
     errors = dialogue_errors(messages)
     if errors:
@@ -394,21 +401,14 @@ def _dialogue_fields(assignment: Assignment, guideline: Guideline, work: dict) -
     return {"messages": [{"role": m["role"], "content": m["content"]} for m in messages]}
 
 
-# What each kind of task stores, and how its work is checked and shaped.
+# What each kind of task stores, and how its work is checked and shaped (`blind`: the work names a ranking's
+# answers by the labeler's ids; the other kinds have no answers to name).
 _KINDS: dict[str, tuple[type[models.Model], Any]] = {
     TaskKind.RANKING: (Ranking, _ranking_fields),
     TaskKind.DEMONSTRATION: (Demonstration, _demonstration_fields),
     TaskKind.PROMPT: (WrittenPrompt, _written_prompt_fields),
     TaskKind.DIALOGUE: (Dialogue, _dialogue_fields),
 }
-
-
-def _build_fields(
-    build: Any, assignment: Assignment, guideline: Guideline, work: dict, *, blind: bool
-) -> dict:
-    if build is _ranking_fields:
-        return _ranking_fields(assignment, guideline, work, blind=blind)
-    return build(assignment, guideline, work)
 
 
 @transaction.atomic
@@ -446,7 +446,7 @@ def assignment_submit(
         )
     _check_open(assignment)
     guideline = _resolve_guideline(assignment, guideline_version)
-    fields = _build_fields(build, assignment, guideline, work, blind=blind)
+    fields = build(assignment, guideline, work, blind=blind)
     try:
         # No savepoint: on this error the whole submission is rolled back anyway, as the conflict propagates.
         annotation = model.objects.create(

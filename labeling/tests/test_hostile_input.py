@@ -272,6 +272,9 @@ def test_jsonl_keeps_unicode_line_separators_inside_strings():
     result = import_file(project=project, user=None, data="\r\n".join(lines[:2]).encode(), kind="prompts")
     assert result.prompts_created == 2
     assert Prompt.objects.get(external_id="a").messages[0]["content"] == "one\u2028two"
+    # Old Mac line ends (a bare CR) end lines too: no JSON string holds a raw CR.
+    cr_only = "\r".join(json.dumps({"external_id": e, "prompt": "p"}) for e in ("c", "d")).encode()
+    assert import_file(project=project, user=None, data=cr_only, kind="prompts").prompts_created == 2
 
 
 # Finding 13: limits in the API's error shape, and stated as set

@@ -5,7 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.api.permissions import Authenticated
+from labeling.api.permissions import Authenticated, token_project_id
 from labeling.models import Suggestion
 from labeling.services.errors import FieldError, invalid
 from rewardtrain.services.suggestions import suggestion_for, suggestion_request
@@ -31,7 +31,7 @@ class SuggestionView(APIView):
         suggestion, created = suggestion_request(
             user=request.user,
             assignment_id=assignment_id,
-            project_id=getattr(request.auth, "project_id", None),
+            project_id=token_project_id(request),
         )
         code = status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK
         return Response(SuggestionSerializer(suggestion).data, status=code)
@@ -50,6 +50,6 @@ class SuggestionView(APIView):
             user=request.user,
             assignment_id=assignment_id,
             suggestion_id=int(raw) if raw else None,
-            project_id=getattr(request.auth, "project_id", None),
+            project_id=token_project_id(request),
         )
         return Response(SuggestionSerializer(suggestion).data)

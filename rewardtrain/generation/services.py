@@ -27,7 +27,7 @@ from labeling.models.annotations import Demonstration, ReviewStatus
 from labeling.services.errors import FieldError, conflict, invalid
 from rewardtrain.generation.endpoints import Endpoint, configured_endpoints, endpoint_get
 from rewardtrain.generation.models import Backend, GenerationItem, GenerationJob, PromptSelection
-from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
+from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
 
@@ -310,12 +310,9 @@ def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, f
             task = Task.objects.create(
                 project=project, kind=TaskKind.RANKING, prompt=prompt, required_annotations=project.redundancy
             )
-            positions = _RANDOM.sample(range(len(candidates)), len(candidates))
+            # Already in a random order; labelers each see their own (labeling/services/blind.py).
             TaskCandidate.objects.bulk_create(
-                [
-                    TaskCandidate(task=task, candidate=c, position=positions[i])
-                    for i, c in enumerate(candidates)
-                ]
+                [TaskCandidate(task=task, candidate=c, position=i) for i, c in enumerate(candidates)]
             )
             GenerationItem.objects.bulk_create(
                 [
@@ -436,27 +433,30 @@ def generation_job_execute(*, job_id: int, worker: str) -> GenerationJob | None:
     if job is None:
         return None
     try:
-        done = set(GenerationItem.objects.filter(job=job).values_list("prompt_id", flat=True))
-        skipped = {entry["prompt"] for entry in job.skipped}
-        todo = [pid for pid in job.prompt_ids if pid not in done and pid not in skipped]
-        prompts = Prompt.objects.in_bulk(todo)
-        for pid in todo:
-            if pid not in prompts:
-                _skip_prompt(job, pid, "the prompt was deleted")
-        todo = [pid for pid in todo if pid in prompts]
-        sample = _sampler(job) if todo else None
-        k, batch = job.settings["k"], job.settings["batch_size"]
-        for start in range(0, len(todo), batch):
-            if GenerationJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                return _finish(job, RunStatus.CANCELLED)
-            rows = [prompts[pid] for pid in todo[start : start + batch]]
-            answers = sample([p.messages for p in rows])
-            for prompt, got in zip(rows, answers, strict=True):
-                if len(got) < k:
-                    _skip_prompt(job, prompt.pk, f"only {len(got)} distinct non-empty answers, {k} needed")
-                else:
-                    _store_prompt(job, prompt, got)
-            GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+        with job_keepalive(GenerationJob, job.pk):
+            done = set(GenerationItem.objects.filter(job=job).values_list("prompt_id", flat=True))
+            skipped = {entry["prompt"] for entry in job.skipped}
+            todo = [pid for pid in job.prompt_ids if pid not in done and pid not in skipped]
+            prompts = Prompt.objects.in_bulk(todo)
+            for pid in todo:
+                if pid not in prompts:
+                    _skip_prompt(job, pid, "the prompt was deleted")
+            todo = [pid for pid in todo if pid in prompts]
+            sample = _sampler(job) if todo else None
+            k, batch = job.settings["k"], job.settings["batch_size"]
+            for start in range(0, len(todo), batch):
+                if GenerationJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+                    return _finish(job, RunStatus.CANCELLED)
+                rows = [prompts[pid] for pid in todo[start : start + batch]]
+                answers = sample([p.messages for p in rows])
+                for prompt, got in zip(rows, answers, strict=True):
+                    if len(got) < k:
+                        _skip_prompt(
+                            job, prompt.pk, f"only {len(got)} distinct non-empty answers, {k} needed"
+                        )
+                    else:
+                        _store_prompt(job, prompt, got)
+                GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
     except Exception as e:
         return _finish(job, RunStatus.FAILED, **_failure(job, e))
     return _finish(job, RunStatus.SUCCEEDED)

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from rewardtrain.jobs import split_old_errors
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -21,4 +23,5 @@ class Migration(migrations.Migration):
             name="error",
             field=models.TextField(blank=True, help_text="What stopped a failed build, in one line."),
         ),
+        migrations.RunPython(split_old_errors("rewardtrain", "Snapshot"), migrations.RunPython.noop),
     ]

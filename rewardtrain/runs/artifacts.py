@@ -153,11 +153,12 @@ def model_locate(ref: ModelRef) -> LocatedModel:
     if ref.source == ModelSource.RUN:
         if _legacy_run_path(ref):
             return LocatedModel(ref.path, ref.gguf_file or None)
-        if not storage.exists(ref.path):
-            raise _not_found(f"no stored model {ref.path!r}", "path")
         from rewardtrain.staging import model_stage
 
-        return LocatedModel(str(model_stage(ref.path)), ref.gguf_file or None)
+        try:  # one request for the manifest, which says what to stage
+            return LocatedModel(str(model_stage(ref.path)), ref.gguf_file or None)
+        except FileNotFoundError:
+            raise _not_found(f"no stored model {ref.path!r}", "path") from None
     if ref.source == ModelSource.HUB:
         # transformers opens a name that is also a relative path of the worker's directory as a local model.
         if os.path.lexists(ref.path):

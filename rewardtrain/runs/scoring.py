@@ -17,7 +17,7 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Candidate, Project
 from labeling.services.errors import FieldError, conflict, invalid
-from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
+from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import CandidateScore, ModelKind, RegisteredModel, RunStatus, ScoringJob
 
@@ -143,7 +143,8 @@ def scoring_job_execute(*, job_id: int, worker: str) -> ScoringJob | None:
         return None
     job = ScoringJob.objects.select_related("reward_model").get(pk=job.pk)
     try:
-        done = _score_batches(job)
+        with job_keepalive(ScoringJob, job.pk):
+            done = _score_batches(job)
     except Exception as exc:
         return _finish(job, RunStatus.FAILED, **job_failure(exc, f"scoring job {job.pk}"))
     return _finish(job, RunStatus.SUCCEEDED if done else RunStatus.CANCELLED)

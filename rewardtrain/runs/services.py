@@ -25,7 +25,7 @@ from labeling.auditlog.services import audit_record
 from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
 from rewardtrain import staging
-from rewardtrain.jobs import claim_job, job_failure, request_cancel, stale_job_ids
+from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
 from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.artifacts import (
     ModelRef,
@@ -59,7 +59,19 @@ CONFIGS = {RunKind.SFT: SFTConfig, RunKind.RM: RMConfig, RunKind.DPO: DPOConfig}
 # What a successful run registers.
 PRODUCES = {RunKind.SFT: ModelKind.SFT, RunKind.RM: ModelKind.RM, RunKind.DPO: ModelKind.POLICY}
 # Set by the run itself, never by the request (a DPO run's reference is always its base model).
-RESERVED_PARAMS = {"data", "model", "out", "gguf_file", "eval_data", "resume", "device", "ref_model"}
+# `lora_merge`: a run's model is always saved merged, a plain folder any worker loads; an adapter folder would
+# name the base model's path on the worker that trained it.
+RESERVED_PARAMS = {
+    "data",
+    "model",
+    "out",
+    "gguf_file",
+    "eval_data",
+    "resume",
+    "device",
+    "ref_model",
+    "lora_merge",
+}
 DEFAULT_SAVE_EVERY = 50
 MAX_GPUS = 64
 
@@ -295,6 +307,8 @@ def _finish(run: TrainingRun, status: str, **fields: Any) -> None:
 def _train(run: TrainingRun, recorder: _Recorder):
     """Train in this process (one GPU), or under torchrun as a child process group (several). A run taken up on
     another host first fetches its newest stored checkpoint, which the trainer's `resume="auto"` then finds."""
+    if run.gpus > 1 and run.gpus > (has := worker_gpus()):  # before downloading anything
+        raise TooFewGpus(f"the run asks for {run.gpus} GPUs; this worker has {has}")
     staging.checkpoint_restore(Path(run.output_dir), run.storage_key)
     config = _config(run)
     if run.gpus == 1:
@@ -305,9 +319,6 @@ def _train(run: TrainingRun, recorder: _Recorder):
     from rewardtrain.training.launch import TorchrunJob
     from rewardtrain.training.progress import ProgressEvent
 
-    has = worker_gpus()
-    if run.gpus > has:
-        raise TooFewGpus(f"the run asks for {run.gpus} GPUs; this worker has {has}")
     job = TorchrunJob(
         command=run.kind, config=config, nproc=run.gpus, work_dir=Path(run.output_dir) / "torchrun"
     )
@@ -321,10 +332,11 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
         return None
     recorder = _Recorder(run)
     try:
-        result = _train(run, recorder)
-        recorder.publish_checkpoint()  # the one a cancel wrote, if the last event came before it
-        if not result.stopped_early:
-            manifest = staging.model_publish(Path(result.output_dir), run.storage_key)
+        with job_keepalive(TrainingRun, run.pk):
+            result = _train(run, recorder)
+            recorder.publish_checkpoint()  # the one a cancel wrote, if the last event came before it
+            if not result.stopped_early:
+                manifest = staging.model_publish(Path(result.output_dir), run.storage_key)
     except Exception as exc:
         # A torchrun rank's failure carries that rank's own traceback.
         detail = getattr(exc, "rank_traceback", None)

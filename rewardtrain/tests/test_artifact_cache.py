@@ -67,3 +67,20 @@ def test_least_recently_used_goes_first_and_the_current_inputs_stay(s3_storage, 
     # An input larger than the bound is still kept for the job that asked for it.
     big = cache.file(*_stored("big.bin", os.urandom(300_000)))
     assert big.exists() and not a.exists() and not c.exists()
+
+
+def test_eviction_spares_recent_entries_and_files_still_linked_into_a_folder(s3_storage, tmp_path):
+    cache = ArtifactCache(tmp_path / "cache", max_bytes=150_000, min_idle_s=300)
+    weights = cache.tree([TreeFile("model.safetensors", *_stored("m.bin", os.urandom(100_000)))])
+    past = time.time() - 3600
+    for path in (weights, *(tmp_path / "cache" / "files").rglob("*")):
+        os.utime(path, (past, past))
+    in_use = cache.file(*_stored("fresh.bin", os.urandom(100_000)))  # read just now by another job
+    other = cache.file(*_stored("other.bin", os.urandom(100_000)))
+    # Over the bound: the idle folder goes, then the file it linked (alone it would have freed nothing); the
+    # entries used within min_idle_s stay even though the cache is still over.
+    assert not weights.exists() and in_use.exists() and other.exists()
+    assert sorted(p for p in (tmp_path / "cache" / "files").rglob("*") if p.is_file()) == sorted(
+        [in_use, other]
+    )
+    assert cache.usage() == 200_000

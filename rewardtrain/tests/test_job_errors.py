@@ -109,3 +109,65 @@ def test_a_failed_snapshot_build(world, settings, tmp_path):
     _assert_short_for_admins_and_detailed_for_staff(
         admin, staff, f"/api/projects/{project.pk}/snapshots/{snapshot.pk}/", failed.error
     )
+
+
+def test_errors_stored_before_error_detail_existed_are_split_by_the_migration(world):
+    """Rows failed under the old code kept the whole traceback in `error`, which admins read."""
+    from django.apps import apps
+
+    from rewardtrain.jobs import split_old_errors
+
+    project, *_ = world
+    old = 'Traceback (most recent call last):\n  File "/srv/app/x.py", line 3\nValueError: no file /srv/media/a.jsonl'
+    failed = Snapshot.objects.create(
+        project=project,
+        version=1,
+        kind=SnapshotKind.KWISE,
+        status=SnapshotStatus.FAILED,
+        params={},
+        error=old,
+    )
+    short = Snapshot.objects.create(
+        project=project,
+        version=2,
+        kind=SnapshotKind.KWISE,
+        status=SnapshotStatus.FAILED,
+        params={},
+        error="x: y",
+    )
+    split_old_errors("rewardtrain", "Snapshot")(apps, None)
+    failed.refresh_from_db()
+    short.refresh_from_db()
+    assert (failed.error, failed.error_detail) == ("ValueError: no file <path>", old)
+    assert (short.error, short.error_detail) == ("x: y", "")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_keeps_its_heartbeat_fresh_through_long_silent_stretches(world):
+    """Staging a large model or uploading a checkpoint sends no progress; the worker is alive all the same."""
+    import time
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rewardtrain.jobs import job_keepalive
+    from rewardtrain.runs.models import TrainingRun
+
+    project, *_ = world
+    base = RegisteredModel.objects.create(project=project, name="b", kind=ModelKind.BASE, path="org/name")
+    snapshot = Snapshot.objects.create(
+        project=project, version=1, kind=SnapshotKind.KWISE, status=SnapshotStatus.READY, params={}
+    )
+    long_ago = timezone.now() - timedelta(hours=1)
+    run = TrainingRun.objects.create(
+        project=project,
+        kind="rm",
+        snapshot=snapshot,
+        base_model=base,
+        status="running",
+        heartbeat_at=long_ago,
+    )
+    with job_keepalive(TrainingRun, run.pk, every_s=0.05):
+        time.sleep(0.5)
+    run.refresh_from_db()
+    assert run.heartbeat_at > timezone.now() - timedelta(seconds=5)

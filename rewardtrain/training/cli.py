@@ -145,6 +145,8 @@ def _main(argv: list[str] | None) -> int:
     command, progress_kind, stop_file = args.pop("command"), args.pop("progress"), args.pop("stop_file")
     config = COMMANDS[command](**args)
     main_rank = os.environ.get("RANK", "0") == "0"
+    # One result line per node (its local rank 0), so each node's launcher learns how its group ended.
+    node_main = os.environ.get("LOCAL_RANK", "0") == "0"
     progress = {"text": TextProgressBar(), "json": JsonLinesProgress(), "none": None}[progress_kind]
     stop = _StopFlag()
     stop.install()
@@ -166,7 +168,7 @@ def _main(argv: list[str] | None) -> int:
         "checkpoint_dir": result.checkpoint_dir,
         "metrics": result.metrics,
     }
-    if main_rank and progress_kind == "json":
+    if node_main and progress_kind == "json":
         print(json.dumps({"kind": "result", **summary}), flush=True)
     elif main_rank:
         print(json.dumps(summary, indent=2))

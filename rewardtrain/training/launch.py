@@ -6,7 +6,8 @@
 - **Progress**: rank 0 prints JSON lines (``--progress json``); each is handed to ``on_event`` as it comes.
 - **Cancel**: when ``should_stop()`` turns true, the job creates its stop file; every rank sees it at the end of
   the step, they agree (an all-reduce), write a checkpoint and exit. A group still alive after ``grace_s`` is
-  sent SIGTERM, then SIGKILL.
+  sent SIGTERM, and SIGKILL after another ``grace_s``. If the supervising process dies, even by SIGKILL, the
+  kernel sends torchrun SIGTERM (a parent-death signal), which stops its ranks: no group outlives its job.
 - **Failure**: a rank that raises writes its traceback to torchrun's error file; :class:`RankFailed` carries
   the first failed rank's number and traceback. torchrun runs with ``--max-restarts 0``: retrying is the
   supervisor's business (a re-queued run resumes from its checkpoint).
@@ -19,9 +20,11 @@ Imports nothing from Django: it runs wherever ``torchrun`` does.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,6 +38,7 @@ from typing import Any
 from .cli import config_argv
 from .config import TrainConfig
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 ENV_DROPPED = ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_ERROR_FILE")
 
 
@@ -107,6 +111,7 @@ class TorchrunJob:
     ) -> LaunchResult:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.stop_file.unlink(missing_ok=True)
+        shutil.rmtree(self.log_dir, ignore_errors=True)  # an earlier attempt's error files are not this one's
         env = {k: v for k, v in {**os.environ, **(self.env or {})}.items() if k not in ENV_DROPPED}
         env.setdefault("OMP_NUM_THREADS", "1")
         env["PYTHONUNBUFFERED"] = "1"
@@ -114,13 +119,19 @@ class TorchrunJob:
         with stderr_path.open("wb") as stderr:
             # A process group of its own: stopping the job reaches torchrun and every rank, nothing else.
             process = subprocess.Popen(
-                self.argv(), stdout=subprocess.PIPE, stderr=stderr, env=env, start_new_session=True
+                self.argv(),
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         lines: queue.Queue[str | None] = queue.Queue()
         reader = threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True)
         reader.start()
         result: dict[str, Any] | None = None
         stop_sent_at: float | None = None
+        terminated = False
         try:
             while True:
                 try:
@@ -134,12 +145,15 @@ class TorchrunJob:
                     result = event
                 elif event is not None and on_event is not None:
                     on_event(event)
+                # Asked after every line (a step, as the in-process trainer asks) and every `poll_s` when idle.
                 if stop_sent_at is None and should_stop is not None and should_stop():
                     self.stop_file.touch()
                     stop_sent_at = time.monotonic()
                 if stop_sent_at is not None and time.monotonic() - stop_sent_at > self.grace_s:
-                    _signal_group(process, signal.SIGTERM)
-                    stop_sent_at = float("inf")
+                    # SIGTERM first (torchrun stops its ranks), SIGKILL a grace period later.
+                    escalate = signal.SIGTERM if not terminated else signal.SIGKILL
+                    _signal_group(process, escalate)
+                    terminated, stop_sent_at = True, time.monotonic()
             exitcode = process.wait()
         except BaseException:
             _signal_group(process, signal.SIGKILL)
@@ -147,6 +161,7 @@ class TorchrunJob:
             raise
         finally:
             reader.join(timeout=5)
+            process.stdout.close()
         if exitcode != 0 or result is None:
             raise self._failure(exitcode, stderr_path)
         return LaunchResult(
@@ -175,6 +190,12 @@ class TorchrunJob:
             return RankFailed(rank, exitcode, trace)
         tail = stderr_path.read_text(errors="replace")[-4000:] if stderr_path.exists() else ""
         return RankFailed(None, exitcode, tail)
+
+
+def _die_with_parent() -> None:
+    """In the child, before torchrun starts: SIGTERM it when the thread that started it dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _pump(stream, lines: queue.Queue[str | None]) -> None:

@@ -114,7 +114,11 @@ class UnlockView(APIView):
     """Site staff lift sign-in waits: of a `username` (from every address) and/or of an address (`ip`). Each is
     recorded in the audit trail (`auth.unlock`)."""
 
-    permission_classes = [SiteStaff, NotScopedToken]
+    permission_classes = [
+        Authenticated,
+        NotScopedToken,
+        SiteStaff,
+    ]  # a scoped token is told why (scoped_token)
 
     @extend_schema(
         request=UnlockSerializer,

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from annotate import metrics
 from labeling.api import serializers as s
 from labeling.api.payloads import assignment_payload, ranking_payload
-from labeling.api.permissions import Authenticated, ProjectRole
+from labeling.api.permissions import Authenticated, ProjectRole, token_project_id
 from labeling.models import AssignmentStatus, Role, TaskKind
 from labeling.selectors import assignments_for_user, with_review_outcome
 from labeling.services import assignment as assignment_service
@@ -52,9 +52,8 @@ class NextAssignmentView(APIView):
 class MyAssignmentsMixin:
     def get_queryset(self):
         queryset = assignments_for_user(self.request.user).order_by("-id")
-        token = self.request.auth
-        if getattr(token, "project_id", None):
-            queryset = queryset.filter(task__project_id=token.project_id)
+        if project_id := token_project_id(self.request):
+            queryset = queryset.filter(task__project_id=project_id)
         return queryset
 
 
@@ -102,7 +101,7 @@ class SubmitView(APIView):
         result = submission.assignment_submit(
             user=request.user,
             assignment_id=assignment_id,
-            project_id=getattr(request.auth, "project_id", None),
+            project_id=token_project_id(request),
             blind=True,
             **body.validated_data,
         )

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from labeling.api import serializers as s
 from labeling.api.payloads import ranking_payload
-from labeling.api.permissions import Authenticated, ProjectRole
+from labeling.api.permissions import Authenticated, ProjectRole, token_project_id
 from labeling.models import Demonstration, Dialogue, Ranking, Role, TaskKind, TaskStatus
 from labeling.selectors import annotation_for_assignment, assignments_for_user, draft_for, labeler_stats
 from labeling.services.drafts import draft_save
@@ -27,9 +27,8 @@ class DraftView(APIView):
 
     def _assignment(self, request, assignment_id: int):
         queryset = assignments_for_user(request.user)
-        token = request.auth
-        if getattr(token, "project_id", None):
-            queryset = queryset.filter(task__project_id=token.project_id)
+        if project_id := token_project_id(request):
+            queryset = queryset.filter(task__project_id=project_id)
         return get_object_or_404(queryset, pk=assignment_id)
 
     @extend_schema(responses=DraftSerializer)
@@ -79,8 +78,7 @@ class MyAnnotationView(APIView):
     replaces it while the task is still open, keeping the earlier version for audit."""
 
     permission_classes = [Authenticated]
-    output = {
-        TaskKind.RANKING: s.RankingSerializer,
+    output = {  # a ranking is shaped by `ranking_payload` (labeler_view)
         TaskKind.DEMONSTRATION: s.LabelerDemonstrationSerializer,
         TaskKind.DIALOGUE: s.DialogueSerializer,
     }
@@ -107,7 +105,7 @@ class ReviseView(APIView):
         annotation = annotation_revise(
             user=request.user,
             assignment_id=assignment_id,
-            project_id=getattr(request.auth, "project_id", None),
+            project_id=token_project_id(request),
             blind=True,
             **body.validated_data,
         )

@@ -8,6 +8,8 @@ is failed, saying why, so the worker never runs it (a new job names a configured
 from django.db import migrations, models
 from django.utils import timezone
 
+from rewardtrain.jobs import split_old_errors
+
 UNFINISHED = ("queued", "running")
 
 
@@ -61,4 +63,5 @@ class Migration(migrations.Migration):
                 help_text="The traceback of a failure, for site staff only (`error` is its one line).",
             ),
         ),
+        migrations.RunPython(split_old_errors("generation", "GenerationJob"), migrations.RunPython.noop),
     ]

@@ -2,6 +2,8 @@
 
 from django.db import migrations, models
 
+from rewardtrain.jobs import split_old_errors
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -30,4 +32,6 @@ class Migration(migrations.Migration):
             name="error",
             field=models.TextField(blank=True, help_text="What stopped a failed run, in one line."),
         ),
+        migrations.RunPython(split_old_errors("runs", "TrainingRun"), migrations.RunPython.noop),
+        migrations.RunPython(split_old_errors("runs", "ScoringJob"), migrations.RunPython.noop),
     ]

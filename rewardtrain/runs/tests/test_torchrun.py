@@ -186,3 +186,11 @@ def test_gpus_is_checked_when_the_run_is_created(world):
             world(gpus=gpus)
         assert [e.field for e in refused.value.errors] == ["gpus"]
     assert world(gpus=64).gpus == 64
+
+
+@pytest.mark.django_db
+def test_a_run_always_saves_its_lora_model_merged(world):
+    """An adapter folder would name the base model's path on the worker that trained it."""
+    with pytest.raises(ValidationFailed) as refused:
+        world(gpus=1, lora_r=4, lora_merge=False)
+    assert [e.field for e in refused.value.errors] == ["lora_merge"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,43 @@ def test_a_crashing_rank_fails_the_job_with_its_traceback(tiny_dir: Path, tmp_pa
     assert failed.value.rank == 1
     assert "Traceback" in failed.value.rank_traceback and "injected fault" in failed.value.rank_traceback
     assert "rank 1 failed" in str(failed.value)
+
+
+_SUPERVISOR = """
+import sys
+from pathlib import Path
+from rewardtrain.training.config import RMConfig
+from rewardtrain.training.launch import TorchrunJob
+data, model, out = sys.argv[1:4]
+config = RMConfig(data=data, model=model, out=out, max_steps=10_000, batch_size=1, device="cpu", bf16=False)
+TorchrunJob("rm", config, nproc=2, work_dir=Path(out) / "work").run(on_event=lambda e: print(e["kind"], flush=True))
+"""
+
+
+@pytest.mark.slow
+def test_no_rank_outlives_a_supervisor_killed_with_sigkill(tiny_dir: Path, tmp_path: Path) -> None:
+    """A Celery worker killed hard (OOM, time limit) takes its torchrun group with it."""
+    config = _rm_config(tiny_dir, tmp_path, "out")
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", _SUPERVISOR, config.data, config.model, config.out],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in supervisor.stdout:  # training has started on every rank
+            if line.strip() == "step":
+                break
+        supervisor.kill()
+        supervisor.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while _processes_naming(config.out) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not _processes_naming(config.out)
+    finally:
+        supervisor.kill()
+        subprocess.run(["pkill", "-9", "-f", config.out], check=False)
+
+
+def _processes_naming(text: str) -> str:
+    return subprocess.run(["pgrep", "-af", text], capture_output=True, text=True).stdout.strip()
