@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--gguf-file", default=None, help="GGUF file in --model (default: SmolLM2's)")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--freeze-layers", type=int, default=24, help="SmolLM2-135M has 30 layers")
-    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--steps", type=int, default=150, help="optimizer steps (ignored when --epochs is given)")
+    ap.add_argument("--epochs", type=float, default=0.0, help="train this many epochs instead of --steps")
+    ap.add_argument("--lora-r", type=int, default=0, help="LoRA rank on every layer (0: train the weights)")
+    ap.add_argument("--eval-every", type=int, default=0, help="validation every N steps (the curve)")
     ap.add_argument("--batch-size", type=int, default=4, help="prompts per optimizer step")
     ap.add_argument("--lr", type=float, default=5e-5)
     ap.add_argument("--warmup-steps", type=int, default=10)
@@ -139,10 +142,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         flush=True,
     )
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
+    curve: list[dict[str, float]] = []
 
     def progress(ev: ProgressEvent) -> None:
         m = ev.metrics or {}
+        if ev.kind == "eval":
+            curve.append(
+                {"step": ev.step, "val_accuracy": m.get("val_accuracy"), "val_loss": m.get("val_loss")}
+            )
         if ev.kind == "step":
             print(
                 f"step {ev.step}/{ev.total_steps} loss {ev.loss:.4f} acc {ev.accuracy:.3f} lr {ev.lr:.2e} "
@@ -170,7 +178,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             seed=args.seed,
             max_length=args.max_length,
             batch_size=args.batch_size,
-            max_steps=args.steps,
+            max_steps=0 if args.epochs else args.steps,
+            epochs=args.epochs or 1.0,
+            lora_r=args.lora_r,
+            eval_every=args.eval_every,
             lr=args.lr,
             warmup_steps=args.warmup_steps,
             center_coef=args.center_coef,
@@ -180,18 +191,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             resume="no",
         )
         result = train_rm(config, progress=progress)
-    seconds = time.monotonic() - t0
+    seconds, cpu_seconds = time.monotonic() - t0, time.process_time() - cpu0
     summary = {
         "val_accuracy": result.metrics.get("val_accuracy"),
         "shorter_baseline": shorter_baseline(val),
         "steps": result.steps,
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1),
+        "threads": torch.get_num_threads(),
+        "loadavg": Path("/proc/loadavg").read_text().split()[0],
+        "curve": curve,
+        "epochs": args.epochs or None,
+        "lora_r": args.lora_r,
         "train_seconds": round(result.metrics.get("elapsed_s", 0.0), 1),
         "train_pairs": len(train),
         "val_pairs": len(val),
         "val_pairs_in_split": val_split_pairs,
         "val_pairs_scored": result.metrics.get("val_pairs"),
         "train_prompts_seen": result.steps * args.batch_size,
+        "prefix_sharing": True,
         "val_loss": result.metrics.get("val_loss"),
         "val_reward_gap": result.metrics.get("val_reward_gap"),
         "train_accuracy_last_step": result.metrics.get("train_accuracy"),

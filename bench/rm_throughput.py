@@ -2,14 +2,17 @@
 
     python bench/rm_throughput.py --k 4
     python bench/rm_throughput.py --k 8
+    python bench/rm_throughput.py --shape hh --k 4 --threads 1     # HH-RLHF's prompt and answer lengths
     python bench/rm_throughput.py --k 4 --device cuda --model Qwen/Qwen2.5-0.5B --prompts 512   # on a GPU host
 
-The same reward model is trained for one epoch on the same synthetic rankings three ways:
+The same reward model is trained for one epoch on the same synthetic rankings four ways:
 
-* ``kwise``: our ``train_rm`` on the K-wise records; one batch element is a prompt with its K answers, all
-  in one forward pass (K sequences for C(K,2) pairs);
+* ``kwise``: our ``train_rm`` (the default trainer) on the K-wise records; one batch element is a prompt with
+  its K answers, all in one forward pass, the prompt encoded once and followed by its K answers
+  (prefix sharing: P + K·A tokens for C(K,2) pairs);
+* ``kwise_unshared``: the same with ``prefix_sharing`` off: one row per answer (K·(P + A) tokens);
 * ``pairwise``: our ``train_rm`` on the pairwise export of those rankings, one pair per batch element
-  (2 sequences per pair, like every pairwise trainer);
+  (each pair's prompt shared by its 2 answers);
 * ``trl``: TRL's ``RewardTrainer`` (with a ``RewardConfig``) on the same pairwise export.
 
 All three use the same backbone (same initial weights), sequence length, precision (fp32 on CPU, bf16
@@ -23,7 +26,13 @@ disturbs much less than the wall clock (use ``--threads 1`` there). Validation a
 held-out rankings, computed the same way for all three.
 
 The rankings carry a planted preference: every answer holds one "quality word" and the ranking follows it,
-so a model that learns the task gets high accuracy. By default the backbone is a Llama built from a config
+so a model that learns the task gets high accuracy. ``--shape synthetic`` (the default) gives every prompt
+``--prompt-words`` and every answer ``--answer-words`` words; ``--shape hh`` draws them from Anthropic
+HH-RLHF harmless-base (``../shared/datasets``): each ranking copies the turn structure and word counts of
+one HH conversation (``\n\nHuman: ... \n\nAssistant: ...``, the dataset's own format), its first two
+answers the lengths of that conversation's chosen and rejected answers and any further ones lengths drawn
+from all HH answers. The token share of the prompt and ``tokens_per_pair`` (tokens each method encodes per
+comparison pair) are printed. By default the backbone is a Llama built from a config
 (hidden 256, 4 layers) with a locally trained tokenizer, so nothing is downloaded; ``--model`` takes a hub
 name or local directory of a bigger causal LM instead. The last line printed is one JSON object.
 """
@@ -77,6 +86,77 @@ def make_rankings(
         rng.shuffle(cands)
         records.append({"prompt": prompt, "prompt_id": i, "candidates": cands})
     return records
+
+
+HH_FILE = REPO / "../shared/datasets/hh-rlhf/harmless-base/test.jsonl.gz"
+HH_MAX_PROMPT_WORDS, HH_MAX_ANSWER_WORDS = 300, 150  # keeps ~97% of HH and every sequence under --max-length
+
+
+def hh_shapes() -> tuple[list[tuple[list[int], int, int]], list[int]]:
+    """From HH harmless-base: (word counts of each prompt turn, chosen words, rejected words) per conversation
+    that fits the caps, and the pool of all answer lengths."""
+    from rewardtrain.formats.hh_rlhf import read_hh_jsonl
+
+    shapes, pool = [], []
+    for rec in read_hh_jsonl(HH_FILE):
+        turns = [max(1, len(m["content"].split())) for m in rec.prompt]
+        answers = [max(1, len(rec.chosen.split())), max(1, len(rec.rejected.split()))]
+        if sum(turns) <= HH_MAX_PROMPT_WORDS and max(answers) <= HH_MAX_ANSWER_WORDS:
+            shapes.append((turns, *answers))
+            pool += answers
+    return shapes, pool
+
+
+def make_hh_rankings(n_prompts: int, k: int, seed: int) -> list[dict[str, Any]]:
+    """K-wise records with HH's conversation shapes and lengths and the planted quality-word preference."""
+    shapes, pool = hh_shapes()
+    rng = random.Random(seed)
+    records = []
+    for i in range(n_prompts):
+        turns, chosen, rejected = rng.choice(shapes)
+        prompt = "".join(
+            f"\n\n{'Human' if t % 2 == 0 else 'Assistant'}: " + " ".join(rng.choices(WORDS, k=n))
+            for t, n in enumerate(turns)
+        )
+        prompt += "\n\nAssistant:"
+        lengths = [chosen, rejected, *rng.choices(pool, k=max(0, k - 2))][:k]
+        levels = sorted(rng.sample(range(len(QUALITY)), k))
+        cands = []
+        for tier, (level, n) in enumerate(zip(levels, lengths, strict=True)):
+            words = rng.choices(WORDS, k=max(0, n - 1))
+            words.insert(rng.randrange(len(words) + 1), QUALITY[level])
+            cands.append({"id": f"{i}-{tier}", "text": " " + " ".join(words), "tier": tier})
+        rng.shuffle(cands)
+        records.append({"prompt": prompt, "prompt_id": i, "candidates": cands})
+    return records
+
+
+def token_shapes(records: list[dict[str, Any]], model_dir: str, k: int) -> dict[str, float]:
+    """Prompt share of a ranking's tokens and the tokens each method encodes per comparison pair."""
+    from rewardtrain.training.data import encode_ranking, records_to_ranked_prompts
+    from rewardtrain.training.modeling import load_tokenizer
+
+    tok = load_tokenizer(model_dir)
+    prompt_tokens = answer_tokens = shared = unshared = trl = pairwise = pairs = 0
+    for elem in records_to_ranked_prompts(records):
+        p_ids, a_ids = encode_ranking(tok, elem.prompt, elem.answers, 10**9)
+        p, lens = len(p_ids), [len(a) for a in a_ids]
+        prompt_tokens += p
+        answer_tokens += sum(lens)
+        shared += p + sum(lens)
+        unshared += k * p + sum(lens)
+        trl += sum(2 * p + lens[c.better] + lens[c.worse] for c in elem.pairs)
+        pairwise += sum(p + lens[c.better] + lens[c.worse] for c in elem.pairs)
+        pairs += len(elem.pairs)
+    return {
+        "prompt_tokens_mean": prompt_tokens / len(records),
+        "answer_tokens_mean": answer_tokens / (len(records) * k),
+        "prompt_token_share_k2": prompt_tokens / (prompt_tokens + answer_tokens * 2 / k),
+        "tokens_per_pair_kwise": shared / pairs,
+        "tokens_per_pair_kwise_unshared": unshared / pairs,
+        "tokens_per_pair_pairwise": pairwise / pairs,
+        "tokens_per_pair_trl": trl / pairs,
+    }
 
 
 def pairwise_export(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -153,7 +233,14 @@ def _loop_times(marks: list[tuple[float, float]]) -> dict[str, Any]:
 
 
 def run_ours(
-    name: str, data_dir: Path, out: Path, args: argparse.Namespace, batch_size: int, warmup: int, pairs: int
+    name: str,
+    data_dir: Path,
+    out: Path,
+    args: argparse.Namespace,
+    batch_size: int,
+    warmup: int,
+    pairs: int,
+    prefix_sharing: bool = True,
 ) -> dict[str, Any]:
     from rewardtrain.training import RMConfig, train_rm
 
@@ -175,6 +262,7 @@ def run_ours(
         device=args.device,
         log_every=1,
         resume="no",
+        prefix_sharing=prefix_sharing,
     )
     marks: list[tuple[float, float]] = []
 
@@ -191,6 +279,21 @@ def run_ours(
         "pairs": pairs,
         "val_accuracy": m["val_accuracy"],
         "val_pairs": m["val_pairs"],
+    }
+
+
+def trl_quiet_args(seed: int) -> dict[str, Any]:
+    """TRL/transformers ``TrainingArguments`` shared by the benchmarks: seeded, no logging, saving, evaluation
+    or progress bars inside the timed loop, data loaded in the main process."""
+    return {
+        "seed": seed,
+        "data_seed": seed,
+        "logging_strategy": "no",
+        "save_strategy": "no",
+        "eval_strategy": "no",
+        "report_to": "none",
+        "disable_tqdm": True,
+        "dataloader_num_workers": 0,
     }
 
 
@@ -244,14 +347,7 @@ def run_trl(
         fp16=False,
         optim="adamw_torch_fused" if cuda else "adamw_torch",
         use_cpu=not cuda,
-        seed=args.seed,
-        data_seed=args.seed,
-        logging_strategy="no",
-        save_strategy="no",
-        eval_strategy="no",
-        report_to="none",
-        disable_tqdm=True,
-        dataloader_num_workers=0,
+        **trl_quiet_args(args.seed),
         center_rewards_coefficient=None,
         disable_dropout=True,
         gradient_checkpointing=False,  # RewardConfig turns it on by default; ours is off
@@ -298,6 +394,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=4, help="answers per prompt (all ranked, no ties)")
     ap.add_argument(
+        "--shape",
+        choices=("synthetic", "hh"),
+        default="synthetic",
+        help="prompt and answer lengths (see above)",
+    )
+    ap.add_argument(
         "--prompts", type=int, default=0, help="training prompts (default: about 2304 TRL sequences' worth)"
     )
     ap.add_argument("--val-prompts", type=int, default=0, help="validation prompts (default: 192 // K)")
@@ -307,7 +409,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--model", default=None, help="hub name or local dir of a causal LM (default: built)")
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--max-length", type=int, default=0, help="default: 128 (synthetic), 640 (hh)")
     ap.add_argument("--prompt-words", type=int, default=24)
     ap.add_argument("--answer-words", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -322,7 +424,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="turn on our trainer's torch.use_deterministic_algorithms on CPU (RMConfig's default; off here "
         "because TRL does not set it, and it costs ~15%% on CPU)",
     )
-    ap.add_argument("--only", default="kwise,pairwise,trl", help="comma-separated subset to run")
+    ap.add_argument(
+        "--only", default="kwise,kwise_unshared,pairwise,trl", help="comma-separated subset to run"
+    )
     args = ap.parse_args(argv)
 
     import torch
@@ -332,6 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     hf_logging.disable_progress_bar()
     if args.threads:
         torch.set_num_threads(args.threads)
+    args.max_length = args.max_length or (640 if args.shape == "hh" else 128)
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     k = args.k
@@ -351,7 +456,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             args.model_dir = str(root / "backbone")
         else:
             args.model_dir = args.model
-        rankings = make_rankings(n_train + n_val, k, args.seed, args.prompt_words, args.answer_words)
+        if args.shape == "hh":
+            rankings = make_hh_rankings(n_train + n_val, k, args.seed)
+        else:
+            rankings = make_rankings(n_train + n_val, k, args.seed, args.prompt_words, args.answer_words)
+        shapes = token_shapes(rankings[:n_train], args.model_dir, k)
         train_k, val_k = rankings[:n_train], rankings[n_train:]
         train_p, val_p = pairwise_export(train_k), pairwise_export(val_k)
         write_jsonl(root / "kwise" / "train.jsonl", train_k)
@@ -365,12 +474,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"({len(val_p)} pairs); {pairs_per_step} pairs per step, {steps} steps; device {args.device}",
             flush=True,
         )
+        print(
+            f"shape {args.shape}: prompt {shapes['prompt_tokens_mean']:.1f} tokens, answer "
+            f"{shapes['answer_tokens_mean']:.1f} tokens (the prompt is {shapes['prompt_token_share_k2']:.0%} of a "
+            "prompt with two answers); tokens per pair: "
+            + ", ".join(
+                f"{key[16:]} {v:.1f}" for key, v in shapes.items() if key.startswith("tokens_per_pair_")
+            ),
+            flush=True,
+        )
         only = set(args.only.split(","))
         runs = [
             (
                 "kwise",
                 lambda: run_ours(
                     "kwise", root / "kwise", root / "out_k", args, args.prompts_per_step, warmup, len(train_p)
+                ),
+            ),
+            (
+                "kwise_unshared",
+                lambda: run_ours(
+                    "kwise_unshared",
+                    root / "kwise",
+                    root / "out_ku",
+                    args,
+                    args.prompts_per_step,
+                    warmup,
+                    len(train_p),
+                    prefix_sharing=False,
                 ),
             ),
             (
@@ -391,7 +522,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             r["median_step_s"] = statistics.median(r["step_seconds"]) if r["step_seconds"] else math.nan
             results[name] = r
             print(
-                f"{name:9s} steps {r['steps']:4d}  pairs {r['pairs']:6d}  epoch {r['seconds']:7.1f}s  "
+                f"{name:14s} steps {r['steps']:4d}  pairs {r['pairs']:6d}  epoch {r['seconds']:7.1f}s  "
                 f"{r['pairs_per_s']:8.1f} pairs/s  (CPU {r['cpu_seconds']:.1f}s: {r['pairs_per_cpu_s']:.1f} pairs/CPU-s; "
                 f"median step {r['median_step_s']:.2f}s)  val acc {r['val_accuracy']:.3f} ({r['val_pairs']:.0f} pairs)",
                 flush=True,
@@ -403,6 +534,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     trl_rate = get("trl", "pairs_per_s")
     summary: dict[str, Any] = {
         "k": k,
+        "shape": args.shape,
         "device": args.device if args.device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
         "model": args.model or f"llama-built hidden={args.hidden} layers={args.layers}",
         "max_length": args.max_length,
@@ -419,6 +551,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "trl_epoch_s": get("trl", "seconds"),
         "speedup_vs_trl": get("kwise", "pairs_per_s") / trl_rate if trl_rate and "kwise" in results else None,
         "kwise_pairs_per_cpu_s": get("kwise", "pairs_per_cpu_s"),
+        "kwise_unshared_pairs_per_cpu_s": get("kwise_unshared", "pairs_per_cpu_s"),
         "pairwise_pairs_per_cpu_s": get("pairwise", "pairs_per_cpu_s"),
         "trl_pairs_per_cpu_s": get("trl", "pairs_per_cpu_s"),
         "speedup_vs_trl_cpu_time": (
@@ -429,10 +562,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "pairwise_vs_trl": get("pairwise", "pairs_per_s") / trl_rate
         if trl_rate and "pairwise" in results
         else None,
+        "sharing_vs_unshared_cpu_time": (
+            get("kwise", "pairs_per_cpu_s") / get("kwise_unshared", "pairs_per_cpu_s")
+            if "kwise" in results and "kwise_unshared" in results
+            else None
+        ),
         "acc_kwise": get("kwise", "val_accuracy"),
+        "acc_kwise_unshared": get("kwise_unshared", "val_accuracy"),
         "acc_pairwise": get("pairwise", "val_accuracy"),
         "acc_trl": get("trl", "val_accuracy"),
         "val_pairs": len(val_p),
+        **shapes,
+        "loadavg": Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else None,
     }
     summary = {key: round(v, 4) if isinstance(v, float) else v for key, v in summary.items()}
     print(json.dumps(summary), flush=True)

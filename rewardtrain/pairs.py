@@ -24,17 +24,23 @@ class Pair:
     margin: int  # tier gap: 1 for neighbouring tiers
 
 
-def pairs_from_tiers(tiers: Tiers) -> list[Pair]:
-    """Every (better, worse) pair across tiers, best pairs first; tied answers give no pair.
+def tier_pairs(tiers: Tiers) -> list[tuple[int, int, int]]:
+    """Every (better, worse, margin) across tiers, best pairs first; tied answers give no pair.
 
-    K answers in K tiers give C(K, 2) pairs. The margin is the gap between the two tiers' positions.
+    K answers in K tiers give C(K, 2) pairs. The margin is the gap between the two tiers' positions. Plain
+    tuples: the pairwise export makes hundreds of thousands of them.
     """
-    out: list[Pair] = []
-    for i, j in combinations(range(len(tiers)), 2):
-        for better in tiers[i]:
-            for worse in tiers[j]:
-                out.append(Pair(better, worse, j - i))
-    return out
+    return [
+        (better, worse, j - i)
+        for i, j in combinations(range(len(tiers)), 2)
+        for better in tiers[i]
+        for worse in tiers[j]
+    ]
+
+
+def pairs_from_tiers(tiers: Tiers) -> list[Pair]:
+    """`tier_pairs` as `Pair`s."""
+    return [Pair(*pair) for pair in tier_pairs(tiers)]
 
 
 def tier_of(tiers: Tiers) -> dict[int, int]:

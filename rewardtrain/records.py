@@ -1,4 +1,5 @@
-"""Streams a project's annotations as snapshot records, in a fixed order, with flat memory.
+"""Streams a project's annotations as snapshot records, in a fixed order, with flat memory (the pairwise kind
+is built column-wise from the same batches, in `pair_columns.py`).
 
 Rankings are read with one server-side cursor ordered by (task, id) and handled in batches that end on a task
 boundary; candidate texts and prompts are fetched per batch. Each record is yielded with the split of its
@@ -7,15 +8,25 @@ prompt. Nothing is held beyond one batch (plus the set of prompt ids the writers
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast
 
-from labeling.models import Demonstration, Dialogue, Prompt, Ranking, ReviewStatus, TaskCandidate, TaskKind
-from rewardtrain.pairs import aggregate_tiers, majority_pairs, pairs_from_tiers, split_of
+from labeling.models import (
+    Candidate,
+    Demonstration,
+    Dialogue,
+    Prompt,
+    Ranking,
+    ReviewStatus,
+    TaskKind,
+)
+from rewardtrain.pairs import aggregate_tiers, split_of
 from rewardtrain.params import SnapshotParams
 
 BATCH_ROWS = 2000
@@ -33,8 +44,9 @@ class Excluded:
             self.counts[reason] = self.counts.get(reason, 0) + n
 
 
-@dataclass(frozen=True)
-class RankingRow:
+class RankingRow(NamedTuple):
+    """One ranking as the export reads it (a tuple: a large export makes a hundred thousand of them)."""
+
     id: int
     task_id: int
     prompt_id: int
@@ -44,7 +56,7 @@ class RankingRow:
     flags: dict[str, list[str]]
 
 
-def _messages(messages: list[dict]) -> list[dict[str, str]]:
+def plain_messages(messages: list[dict]) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
@@ -55,7 +67,7 @@ def standard_prompt(messages: list[dict]) -> str:
         return messages[0]["content"]
     from rewardtrain.training.chat import render_prompt
 
-    return render_prompt(None, _messages(messages))
+    return render_prompt(None, plain_messages(messages))
 
 
 def _annotation_filters(qs: QuerySet, params: SnapshotParams, excluded_users: set[int]) -> QuerySet:
@@ -80,7 +92,19 @@ def ranking_queryset(project_id: int, params: SnapshotParams, excluded_users: se
     return _annotation_filters(qs, params, excluded_users)
 
 
-def _ranking_batches(
+def _json_text(field: str) -> Cast:
+    """A JSON column read as its text, for `_loads`: Django's JSON converter costs several times the decoding
+    itself, which adds up over a large export's hundreds of thousands of values."""
+    return Cast(field, output_field=TextField())
+
+
+def _loads(text: str | None) -> Any:
+    if text == "{}":  # most rankings flag nothing
+        return {}
+    return None if text is None else json.loads(text)
+
+
+def ranking_batches(
     project_id: int, params: SnapshotParams, excluded_users: set[int], excluded: Excluded
 ) -> Iterator[tuple[list[list[RankingRow]], dict[int, list[dict]], dict[int, str]]]:
     """Batches of tasks (each a list of its rankings), with the prompts and candidate texts they need."""
@@ -90,12 +114,21 @@ def _ranking_batches(
     rows = (
         qs.filter(unrankable=False)
         .order_by("task_id", "id")
-        .values_list("id", "task_id", "task__prompt_id", "user_id", "guideline__version", "tiers", "flags")
+        .values_list(
+            "id",
+            "task_id",
+            "task__prompt_id",
+            "user_id",
+            "guideline__version",
+            _json_text("tiers"),
+            _json_text("flags"),
+        )
         .iterator(chunk_size=CHUNK_SIZE)
     )
+    ranking_rows = (RankingRow(*values[:5], _loads(values[5]), _loads(values[6])) for values in rows)
     batch: list[list[RankingRow]] = []
     size = 0
-    for _, group in groupby((RankingRow(*values) for values in rows), key=lambda r: r.task_id):
+    for _, group in groupby(ranking_rows, key=lambda r: r.task_id):
         task_rows = list(group)
         batch.append(task_rows)
         size += len(task_rows)
@@ -106,83 +139,35 @@ def _ranking_batches(
         yield _with_texts(batch)
 
 
+def _by_ids(ids: list[int], field: str = "id") -> dict[str, Any]:
+    """A filter on sorted ids: their range when they are dense (an index range scan, much cheaper than a long
+    IN list), the exact ids when they are sparse (filters that skip most tasks), so memory stays bounded."""
+    if ids[-1] - ids[0] + 1 <= 2 * len(ids):
+        return {f"{field}__gte": ids[0], f"{field}__lte": ids[-1]}
+    return {f"{field}__in": ids}
+
+
 def _with_texts(
     batch: list[list[RankingRow]],
 ) -> tuple[list[list[RankingRow]], dict[int, list[dict]], dict[int, str]]:
-    """Prompts and candidate texts of a batch. Rankings only place their task's candidates, so the task's links
-    cover them. Dense batches are read by task id range (an index range scan, much cheaper than a long IN
-    list); sparse ones (filters that skip most tasks) by the exact task ids, so memory stays bounded."""
-    task_ids = [rows[0].task_id for rows in batch]
-    first, last = task_ids[0], task_ids[-1]
-    if last - first + 1 <= 2 * len(task_ids):
-        prompt_filter = {"tasks__id__gte": first, "tasks__id__lte": last}
-        link_filter = {"task_id__gte": first, "task_id__lte": last}
-    else:
-        prompt_filter, link_filter = {"tasks__id__in": task_ids}, {"task_id__in": task_ids}
-    prompts = dict(Prompt.objects.filter(**prompt_filter).values_list("id", "messages").distinct())
-    texts = dict(TaskCandidate.objects.filter(**link_filter).values_list("candidate_id", "candidate__text"))
+    """Prompts and candidate texts of a batch: the texts of the answers its rankings place. Each table is read
+    by its own primary key, so the cost of a batch does not grow with the tables (a join from the task's links
+    let PostgreSQL scan all of `labeling_candidate` for every batch)."""
+    prompt_ids = sorted({rows[0].prompt_id for rows in batch} - {None})
+    prompts: dict[int, list[dict]] = {}
+    if prompt_ids:
+        found_prompts = Prompt.objects.filter(**_by_ids(prompt_ids)).values_list("id", _json_text("messages"))
+        prompts = {pid: _loads(messages) for pid, messages in found_prompts}
+    placed = {cid for rows in batch for row in rows for tier in row.tiers for cid in tier}
+    texts: dict[int, str] = {}
+    if placed:
+        found = Candidate.objects.filter(**_by_ids(sorted(placed))).values_list("id", "text")
+        texts = {cid: text for cid, text in found if cid in placed}
     return batch, prompts, texts
 
 
 def _flagged(row: RankingRow, cid: int, flags: set[str]) -> bool:
     return bool(flags) and bool(flags.intersection(row.flags.get(str(cid), ())))
-
-
-def _pair_record(
-    base: dict[str, Any],
-    pair: Any,
-    texts: dict[int, str],
-    answer: Callable[[str], Any],
-    extra: dict[str, Any],
-) -> dict[str, Any]:
-    """One chosen/rejected record: the prompt fields, the two answers and the pair's margin, then `extra`."""
-    return {
-        **base,
-        "chosen": answer(texts[pair.chosen]),
-        "rejected": answer(texts[pair.rejected]),
-        "margin": float(pair.margin),
-        "chosen_id": pair.chosen,
-        "rejected_id": pair.rejected,
-        **extra,
-    }
-
-
-def pairwise_records(
-    project_id: int, params: SnapshotParams, excluded_users: set[int], excluded: Excluded
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    conversational = params.format == "conversational"
-    flags = set(params.exclude_flags)
-
-    def answer(text: str) -> Any:
-        return [{"role": "assistant", "content": text}] if conversational else text
-
-    for batch, prompts, texts in _ranking_batches(project_id, params, excluded_users, excluded):
-        for rows in batch:
-            first = rows[0]
-            messages = _messages(prompts[first.prompt_id])
-            prompt = messages if conversational else standard_prompt(messages)
-            split = split_of(first.prompt_id, params.seed, params.validation_fraction)
-            base = {"prompt": prompt, "prompt_id": first.prompt_id, "task_id": first.task_id}
-            if params.labelers_mode == "majority":
-                version = max(r.guideline_version for r in rows)
-                for pair in majority_pairs([r.tiers for r in rows]):
-                    if any(_flagged(r, pair.chosen, flags) for r in rows):
-                        excluded.add("flagged_pairs")
-                        continue
-                    extra = {"votes": pair.votes, "labelers": pair.labelers, "guideline_version": version}
-                    yield split, _pair_record(base, pair, texts, answer, extra)
-                continue
-            for row in rows:
-                for pair in pairs_from_tiers(row.tiers):
-                    if _flagged(row, pair.chosen, flags):
-                        excluded.add("flagged_pairs")
-                        continue
-                    extra = {
-                        "ranking_id": row.id,
-                        "labeler_id": row.user_id,
-                        "guideline_version": row.guideline_version,
-                    }
-                    yield split, _pair_record(base, pair, texts, answer, extra)
 
 
 def _without_flagged(tiers: list[list[int]], drop: set[int]) -> list[list[int]]:
@@ -196,12 +181,12 @@ def kwise_records(
     """One record per ranking (or per task, aggregated); answers flagged with an excluded key are left out,
     and a record left with fewer than two tiers is dropped."""
     flags = set(params.exclude_flags)
-    for batch, prompts, texts in _ranking_batches(project_id, params, excluded_users, excluded):
+    for batch, prompts, texts in ranking_batches(project_id, params, excluded_users, excluded):
         for rows in batch:
             first = rows[0]
             split = split_of(first.prompt_id, params.seed, params.validation_fraction)
             base = {
-                "prompt": _messages(prompts[first.prompt_id]),
+                "prompt": plain_messages(prompts[first.prompt_id]),
                 "prompt_id": first.prompt_id,
                 "task_id": first.task_id,
             }
@@ -299,7 +284,7 @@ def sft_records(
         yield (
             split_of(prompt_id, params.seed, params.validation_fraction),
             {
-                "messages": [*_messages(messages), {"role": "assistant", "content": text}],
+                "messages": [*plain_messages(messages), {"role": "assistant", "content": text}],
                 "prompt_id": prompt_id,
                 "task_id": task_id,
                 "demonstration_id": demo_id,
@@ -327,7 +312,7 @@ def sft_records(
         yield (
             split_of(split_key, params.seed, params.validation_fraction),
             {
-                "messages": _messages(messages),
+                "messages": plain_messages(messages),
                 "prompt_id": prompt_id,
                 "task_id": task_id,
                 "demonstration_id": None,

@@ -1,6 +1,7 @@
 """Record schemas and the writer of one split as JSONL and Parquet, incrementally and byte-for-byte reproducibly.
 
-Records are dicts whose keys follow the schema's field order; JSONL lines are `json.dumps` in that order
+A writer takes records one at a time (dicts) or a run of them column-wise (`Columns`, what the pairwise build
+makes); both give the same bytes. JSONL lines are what `json.dumps` makes of a record in the schema's field order
 (UTF-8, no ASCII escaping), Parquet files are written in row groups of `ROW_GROUP_ROWS` rows. Nothing in the
 data files depends on the time or the machine, so the same records give the same bytes.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 5000
+
+# JSON text exactly as `json.dumps(value, ensure_ascii=False)` writes it (the same encoder settings).
+encode_json = json.JSONEncoder(ensure_ascii=False).encode
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -99,6 +104,49 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class Columns:
+    """A run of records column-wise. `values` has every schema field's values (what Parquet stores); `encoded`
+    has, for each field whose values are not plain numbers, every value's JSON text (`encode_json`), so a value
+    shared by many rows is encoded once. Fields left out of `encoded` must hold ints or finite floats, whose
+    `str` is their JSON. Rows sharing a nested value may share the object: it is converted to Arrow once."""
+
+    values: dict[str, list[Any]]
+    encoded: dict[str, list[str]]
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()), []))
+
+
+def _line_template(names: list[str]) -> str:
+    """A `str.format` template of one JSONL line: `{"a": {}, "b": {}}` plus the newline, keys as json writes them."""
+    keys = (encode_json(name).replace("{", "{{").replace("}", "}}") for name in names)
+    return "{{" + ", ".join(f"{key}: {{}}" for key in keys) + "}}\n"
+
+
+def _is_nested(type_: pa.DataType) -> bool:
+    return pa.types.is_list(type_) or pa.types.is_struct(type_)
+
+
+def arrow_column(values: list[Any], type_: pa.DataType) -> pa.Array:
+    """One column of a row group. Nested values (message lists) are converted once per distinct object and
+    repeated with `take`: a prompt or answer shared by many pairs is then converted once, not once a pair."""
+    if not _is_nested(type_):
+        return pa.array(values, type=type_)
+    index: dict[int, int] = {}
+    distinct: list[Any] = []
+    positions: list[int] = []
+    for value in values:
+        position = index.get(id(value))
+        if position is None:
+            position = index[id(value)] = len(distinct)
+            distinct.append(value)
+        positions.append(position)
+    if len(distinct) == len(values):
+        return pa.array(values, type=type_)
+    return pa.array(distinct, type=type_).take(pa.array(positions, type=pa.int32()))
+
+
 class SplitWriter:
     """Writes one split to `<name>.jsonl` and `<name>.parquet` in `directory`, a row group at a time."""
 
@@ -107,38 +155,74 @@ class SplitWriter:
         self.names = [f.name for f in schema]
         self.jsonl_path = directory / f"{name}.jsonl"
         self.parquet_path = directory / f"{name}.parquet"
-        self._jsonl = self.jsonl_path.open("w", encoding="utf-8", newline="\n")
+        self._jsonl = self.jsonl_path.open("wb")
+        # The JSONL file is hashed as it is written: it is the large one, not worth reading back.
+        self._jsonl_sha256 = hashlib.sha256()
         self._parquet = pq.ParquetWriter(self.parquet_path, schema, compression="zstd")
-        self._buffer: list[dict[str, Any]] = []
+        self._line = _line_template(self.names)
+        # Rows not yet in a row group, column by column.
+        self._buffer: dict[str, list[Any]] = {name: [] for name in self.names}
+        self._buffered = 0
         self.records = 0
         self.prompts: set[int] = set()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._jsonl.write(json.dumps({k: record[k] for k in self.names}, ensure_ascii=False) + "\n")
-        self._buffer.append(record)
-        self.records += 1
+        self._write_jsonl(json.dumps({k: record[k] for k in self.names}, ensure_ascii=False) + "\n")
+        for name in self.names:
+            self._buffer[name].append(record[name])
         prompt_id = record.get("prompt_id")
         if prompt_id is not None:
             self.prompts.add(prompt_id)
-        if len(self._buffer) >= ROW_GROUP_ROWS:
-            self._flush()
+        self._added(1)
 
-    def _flush(self) -> None:
-        if self._buffer:
-            columns = [pa.array([row[f.name] for row in self._buffer], type=f.type) for f in self.schema]
-            self._parquet.write_table(pa.Table.from_arrays(columns, schema=self.schema))
-            self._buffer = []
+    def write_columns(self, columns: Columns) -> None:
+        """Write a run of records given column-wise: the same bytes as writing them one by one."""
+        n = len(columns)
+        if not n:
+            return
+        pieces = [columns.encoded.get(name) or columns.values[name] for name in self.names]
+        self._write_jsonl("".join(map(self._line.format, *pieces)))
+        for name in self.names:
+            self._buffer[name].extend(columns.values[name])
+        if "prompt_id" in columns.values:
+            self.prompts.update(columns.values["prompt_id"])
+            self.prompts.discard(None)  # type: ignore[arg-type]
+        self._added(n)
+
+    def _write_jsonl(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self._jsonl_sha256.update(data)
+        self._jsonl.write(data)
+
+    def _added(self, n: int) -> None:
+        self.records += n
+        self._buffered += n
+        while self._buffered >= ROW_GROUP_ROWS:
+            self._flush(ROW_GROUP_ROWS)
+
+    def _flush(self, rows: int) -> None:
+        if not rows:
+            return
+        columns = [arrow_column(self._buffer[f.name][:rows], f.type) for f in self.schema]
+        self._parquet.write_table(pa.Table.from_arrays(columns, schema=self.schema))
+        for values in self._buffer.values():
+            del values[:rows]
+        self._buffered -= rows
 
     def close(self) -> dict[str, Any]:
-        self._flush()
+        self._flush(self._buffered)
         self._jsonl.close()
         self._parquet.close()
+        digests = {
+            self.jsonl_path: self._jsonl_sha256.hexdigest(),
+            self.parquet_path: sha256_of(self.parquet_path),
+        }
         return {
             "records": self.records,
             "prompts": len(self.prompts),
             "files": {
-                path.name: {"bytes": path.stat().st_size, "sha256": sha256_of(path)}
-                for path in (self.jsonl_path, self.parquet_path)
+                path.name: {"bytes": path.stat().st_size, "sha256": digest}
+                for path, digest in digests.items()
             },
         }
 

@@ -30,6 +30,7 @@ from labeling.services.agreement import labeler_quality
 from rewardtrain import records, writers
 from rewardtrain.jobs import job_failure
 from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotKind, SnapshotStatus
+from rewardtrain.pair_columns import pairwise_columns
 from rewardtrain.pairs import SPLITS
 from rewardtrain.params import SnapshotParams, snapshot_params_from
 
@@ -114,8 +115,10 @@ def _excluded_labelers(project_id: int, params: SnapshotParams) -> dict[int, dic
     return out
 
 
+# Each yields (split, what to write): a record, or a run of records column-wise (`writers.Columns`), which is
+# how the pairwise kind, many times larger than the others, comes (`pair_columns.py`).
 _SOURCES = {
-    SnapshotKind.PAIRWISE: records.pairwise_records,
+    SnapshotKind.PAIRWISE: pairwise_columns,
     SnapshotKind.KWISE: records.kwise_records,
     SnapshotKind.SFT: records.sft_records,
 }
@@ -141,10 +144,13 @@ def write_snapshot_files(snapshot: Snapshot, directory: Path) -> dict[str, Any]:
         # PostgreSQL materialises a WITH HOLD cursor's whole result first), and behind PgBouncer in
         # transaction mode they stay on one server connection.
         with transaction.atomic():
-            for split, record in _SOURCES[params.kind](
+            for split, item in _SOURCES[params.kind](
                 snapshot.project_id, params, set(excluded_labelers), excluded
             ):
-                split_writers[split].write(record)
+                if isinstance(item, writers.Columns):
+                    split_writers[split].write_columns(item)
+                else:
+                    split_writers[split].write(item)
     except BaseException:
         for writer in split_writers.values():
             writer.abort()

@@ -103,8 +103,42 @@ class SFTConfig(TrainConfig):
     record with ``"metadata": {"source": "dialogue"}``; the last one otherwise)."""
 
 
+SHARED_ATTENTION_CHOICES = ("auto", "flex", "sdpa")
+
+
 @dataclass(kw_only=True)
-class RMConfig(TrainConfig):
+class PreferenceConfig(TrainConfig):
+    """Options of the trainers that read a prompt with several answers (reward model, DPO)."""
+
+    prefix_sharing: bool = True
+    """Encode each prompt once per micro-batch row, followed by all its answers, with a block attention mask
+    (see ``ranked_batch.py``); exact, and faster when prompts are long. Off: one row per answer."""
+    row_tokens: int = 0
+    """Prefix sharing: at most this many tokens per row (several prompts with their answers are packed into
+    one row; a prompt whose answers do not fit is repeated in a second row). 0: ``max_length``."""
+
+    shared_attention: str = "auto"
+    """How prefix-shared rows attend: ``flex`` (FlexAttention's block-sparse masks, which skip the fully masked
+    blocks of sibling answers; compiled; no CPU backward), ``sdpa`` (SDPA with the explicit mask; on CUDA its
+    memory-efficient kernel) or ``auto``: ``flex`` on CUDA when torch has it with Triton, ``sdpa`` elsewhere.
+    Both are exact."""
+
+    @property
+    def row_budget(self) -> int:
+        return self.row_tokens or self.max_length
+
+
+def check_preference_config(config: PreferenceConfig) -> None:
+    if config.row_tokens < 0:
+        raise ValueError(f"row_tokens must be >= 0 (0: max_length), got {config.row_tokens}")
+    if config.shared_attention not in SHARED_ATTENTION_CHOICES:
+        raise ValueError(
+            f"shared_attention must be one of {', '.join(SHARED_ATTENTION_CHOICES)}, got {config.shared_attention!r}"
+        )
+
+
+@dataclass(kw_only=True)
+class RMConfig(PreferenceConfig):
     """Reward-model training on rankings (K-wise) and/or pairwise comparisons."""
 
     lr: float = 1e-5
@@ -124,7 +158,7 @@ class RMConfig(TrainConfig):
 
 
 @dataclass(kw_only=True)
-class DPOConfig(TrainConfig):
+class DPOConfig(PreferenceConfig):
     """Direct preference optimisation of a policy on pairwise (or K-wise) preferences.
 
     ``model`` is the policy to train (normally the SFT model); the frozen reference is ``ref_model``,
@@ -133,7 +167,8 @@ class DPOConfig(TrainConfig):
 
     lr: float = 1e-6
     batch_size: int = 4
-    """Preference pairs per micro-batch (each pair is two sequences: chosen and rejected)."""
+    """Prompts per micro-batch, each with all its answers (a pairwise record: one prompt, two answers); the
+    loss is the mean over the preference pairs of the optimizer step."""
     beta: float = 0.1
     """Strength of the implicit KL penalty: loss = -log sigmoid(beta * (policy log-ratio - reference
     log-ratio))."""

@@ -72,21 +72,35 @@ def encode_prompt(tokenizer: Any, prompt: Prompt) -> list[int]:
     return list(tokenizer(render_prompt(tokenizer, prompt), add_special_tokens=not templated)["input_ids"])
 
 
+def encode_ranking(
+    tokenizer: Any, prompt: Prompt, answers: list[Answer], max_length: int
+) -> tuple[list[int], list[list[int]]]:
+    """Token ids of the prompt and of each answer, tokenised separately so that every boundary is exact.
+
+    When the prompt and the longest answer exceed ``max_length``, the prompt is cut from the left (down to
+    ``max_length // 2`` tokens) and then every answer from the right, so that each prompt + answer fits and
+    all answers of a prompt are read with the same context.
+    """
+    prompt_ids = encode_prompt(tokenizer, prompt)
+    answer_ids = [
+        list(tokenizer(render_answer(tokenizer, prompt, a), add_special_tokens=False)["input_ids"])
+        for a in answers
+    ]
+    longest = max((len(a) for a in answer_ids), default=0)
+    if len(prompt_ids) + longest > max_length:
+        keep = max(max_length - longest, min(len(prompt_ids), max_length // 2))
+        prompt_ids = prompt_ids[len(prompt_ids) - keep :]
+        answer_ids = [a[: max_length - len(prompt_ids)] for a in answer_ids]
+    return prompt_ids, answer_ids
+
+
 def encode_prompt_answer(
     tokenizer: Any, prompt: Prompt, answer: Answer, max_length: int
 ) -> tuple[list[int], int]:
-    """Token ids of prompt + answer and the prompt length (the boundary used for loss masking).
-
-    Prompt and answer are tokenised separately so the boundary is exact. When too long, the prompt is cut
-    from the left (down to ``max_length // 2`` tokens), then the answer from the right.
-    """
-    prompt_ids = encode_prompt(tokenizer, prompt)
-    answer_ids = tokenizer(render_answer(tokenizer, prompt, answer), add_special_tokens=False)["input_ids"]
-    if len(prompt_ids) + len(answer_ids) > max_length:
-        keep = max(max_length - len(answer_ids), min(len(prompt_ids), max_length // 2))
-        prompt_ids = prompt_ids[len(prompt_ids) - keep :]
-        answer_ids = answer_ids[: max_length - len(prompt_ids)]
-    return list(prompt_ids) + list(answer_ids), len(prompt_ids)
+    """Token ids of prompt + answer and the prompt length (the boundary used for loss masking); cut to
+    ``max_length`` as ``encode_ranking`` does."""
+    prompt_ids, [answer_ids] = encode_ranking(tokenizer, prompt, [answer], max_length)
+    return prompt_ids + answer_ids, len(prompt_ids)
 
 
 @dataclass
@@ -274,57 +288,6 @@ def records_to_ranked_prompts(records: Iterable[dict[str, Any]]) -> list[RankedP
             Comparison(ids[0], ids[1], float(margin or 0.0), None if margin is None else float(margin))
         )
     return [e for e in elements if any(p.better != p.worse for p in e.pairs)]
-
-
-@dataclass
-class EncodedRanking:
-    sequences: list[list[int]]
-    pairs: list[Comparison]
-
-
-def tokenize_rankings(
-    elements: Iterable[RankedPrompt], tokenizer: Any, max_length: int, max_answers: int = 0
-) -> list[EncodedRanking]:
-    out = []
-    for elem in elements:
-        if max_answers and len(elem.answers) > max_answers:
-            continue
-        seqs = [encode_prompt_answer(tokenizer, elem.prompt, a, max_length)[0] for a in elem.answers]
-        pairs = [p for p in elem.pairs if p.better != p.worse]
-        out.append(EncodedRanking(seqs, pairs))
-    return out
-
-
-def collate_rankings(elements: list[EncodedRanking], pad_id: int) -> dict[str, Any]:
-    """All answers of all prompts in the micro-batch become rows of ONE forward pass.
-
-    Pair tensors index into those rows; ``pair_element``/``answer_element`` give the prompt each pair /
-    answer belongs to so the loss can be averaged per prompt.
-    """
-    seqs, better, worse, margin, gap, pair_el, answer_el = [], [], [], [], [], [], []
-    for e_idx, elem in enumerate(elements):
-        base = len(seqs)
-        seqs.extend(elem.sequences)
-        answer_el.extend([e_idx] * len(elem.sequences))
-        for p in elem.pairs:
-            better.append(base + p.better)
-            worse.append(base + p.worse)
-            margin.append(p.margin)
-            gap.append(math.nan if p.gap is None else p.gap)
-            pair_el.append(e_idx)
-    input_ids, attention_mask = pad_right(seqs, pad_id)
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "better": torch.tensor(better, dtype=torch.long),
-        "worse": torch.tensor(worse, dtype=torch.long),
-        "margin": torch.tensor(margin, dtype=torch.float32),
-        "gap": torch.tensor(gap, dtype=torch.float32),
-        "pair_element": torch.tensor(pair_el, dtype=torch.long),
-        "answer_element": torch.tensor(answer_el, dtype=torch.long),
-        "num_items": len(elements),
-        "num_tokens": int(attention_mask.sum()),
-    }
 
 
 # --------------------------------------------------------------------------- batching

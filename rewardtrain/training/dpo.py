@@ -10,6 +10,9 @@ tokens only (the prompt is masked) under the policy (pi) and the frozen referenc
 answers, their margin and how often the chosen one wins (accuracy). The reference never changes, so its
 log-probabilities are computed once before training and the reference model is then freed: the policy is
 the only model in memory while it trains, and a resumed run sees the same reference values.
+
+An item is a prompt with all its answers (``ranked_batch.py``): each answer's log-probability is computed once,
+however many pairs it is in, and with prefix sharing (the default) the prompt is encoded once per row.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import copy
 import gc
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,33 +28,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import DPOConfig
-from .data import (
-    IGNORE_INDEX,
-    encode_prompt_answer,
-    pad_right,
-    read_jsonl,
-    records_to_ranked_prompts,
-    resolve_data_files,
-)
+from .config import DPOConfig, check_preference_config
+from .data import read_jsonl, records_to_ranked_prompts, resolve_data_files
 from .distributed import DistEnv
 from .lora import add_lora, check_lora_config, lora_enabled, save_causal_lm
 from .modeling import load_model_and_tokenizer
 from .progress import ProgressCallback
+from .ranked_batch import (
+    EncodedRanking,
+    answer_logps,
+    attention_inputs,
+    choose_shared_attention,
+    collate_ranked,
+    tokenize_rankings,
+)
 from .trainer import LossOutput, TrainResult, autocast_context, run_training, training_session
-
-
-@dataclass
-class DPOPair:
-    """Token ids of prompt + answer for both sides, where each answer starts, and the reference's
-    sequence log-probabilities (filled by ``precompute_reference``)."""
-
-    chosen: list[int]
-    chosen_start: int
-    rejected: list[int]
-    rejected_start: int
-    ref_chosen: float = 0.0
-    ref_rejected: float = 0.0
 
 
 def dpo_loss(
@@ -71,97 +61,71 @@ def dpo_loss(
     return losses, chosen_rewards, rejected_rewards
 
 
-def sequence_logps(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Sum over each row of log p(token | prefix) for the tokens labelled (answer tokens); one per row."""
-    nll = F.cross_entropy(
-        logits[:, :-1].flatten(0, 1).float(),
-        labels[:, 1:].flatten(),
-        ignore_index=IGNORE_INDEX,
-        reduction="none",
-    )
-    return -nll.view(labels.shape[0], -1).sum(-1)
-
-
-def tokenize_pairs(records: list[dict[str, Any]], tokenizer: Any, max_length: int) -> list[DPOPair]:
-    """Every (better, worse) comparison of pairwise or K-wise records becomes one pair (ties give none).
+def tokenize_preferences(
+    records: list[dict[str, Any]], tokenizer: Any, max_length: int
+) -> list[EncodedRanking]:
+    """One item per prompt with all its answers and every (better, worse) comparison (ties give none).
 
     A pair whose answer is cut away entirely by ``max_length`` is dropped: it carries nothing to learn.
     """
-    pairs = []
-    for elem in records_to_ranked_prompts(records):
-        encoded = [encode_prompt_answer(tokenizer, elem.prompt, a, max_length) for a in elem.answers]
-        for p in elem.pairs:
-            (c_ids, c_start), (r_ids, r_start) = encoded[p.better], encoded[p.worse]
-            if p.better != p.worse and c_start < len(c_ids) and r_start < len(r_ids):
-                pairs.append(DPOPair(c_ids, c_start, r_ids, r_start))
-    return pairs
-
-
-def collate_pairs(pairs: list[DPOPair], pad_id: int) -> dict[str, Any]:
-    """Chosen rows first, then rejected rows, in one right-padded batch; labels mask prompt and padding."""
-    seqs = [p.chosen for p in pairs] + [p.rejected for p in pairs]
-    starts = [p.chosen_start for p in pairs] + [p.rejected_start for p in pairs]
-    input_ids, attention_mask = pad_right(seqs, pad_id)
-    labels = torch.full_like(input_ids, IGNORE_INDEX)
-    for i, (seq, start) in enumerate(zip(seqs, starts, strict=True)):
-        labels[i, start : len(seq)] = input_ids[i, start : len(seq)]
-    return {
-        "input_ids": input_ids,
-        "attention_mask": attention_mask,
-        "labels": labels,
-        "ref_chosen": torch.tensor([p.ref_chosen for p in pairs], dtype=torch.float32),
-        "ref_rejected": torch.tensor([p.ref_rejected for p in pairs], dtype=torch.float32),
-        "num_items": len(pairs),
-        "num_tokens": int(attention_mask.sum()),
-    }
-
-
-def batch_logps(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(chosen, rejected) sequence log-probabilities of a collated batch under ``model``."""
-    logits = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], use_cache=False
-    ).logits
-    logps = sequence_logps(logits, batch["labels"])
-    n = batch["num_items"]
-    return logps[:n], logps[n:]
+    items = []
+    for item in tokenize_rankings(records_to_ranked_prompts(records), tokenizer, max_length):
+        item.pairs = [p for p in item.pairs if item.answers[p.better] and item.answers[p.worse]]
+        if item.pairs:
+            items.append(item)
+    return items
 
 
 @torch.no_grad()
 def precompute_reference(
-    reference: nn.Module,
-    pairs: list[DPOPair],
-    pad_id: int,
-    batch_size: int,
-    device: torch.device,
-    autocast: Any,
+    reference: nn.Module, items: list[EncodedRanking], task: DPOTask, device: torch.device, autocast: Any
 ) -> None:
-    """Fill each pair's reference log-probabilities (in place)."""
+    """Fill each item's ``ref_logps`` (one per answer), in place, in the task's batch layout."""
     reference.to(device)
     reference.eval()
-    for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i : i + batch_size]
-        batch = collate_pairs(chunk, pad_id)
-        batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    for i in range(0, len(items), task.config.batch_size):
+        chunk = items[i : i + task.config.batch_size]
+        batch = _to(task.collate(chunk), device)
         with autocast:
-            chosen, rejected = batch_logps(reference, batch)
-        for pair, c, r in zip(chunk, chosen.tolist(), rejected.tolist(), strict=True):
-            pair.ref_chosen, pair.ref_rejected = c, r
+            logps = task.answer_logps(reference, batch).tolist()
+        for item in chunk:
+            item.ref_logps, logps = logps[: len(item.answers)], logps[len(item.answers) :]
+
+
+def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 class DPOTask:
     def __init__(self, tokenizer: Any, config: DPOConfig) -> None:
         self.tokenizer, self.config = tokenizer, config
 
-    def collate(self, items: list[DPOPair]) -> dict[str, Any]:
-        return collate_pairs(items, self.tokenizer.pad_token_id)
+    def collate(self, items: list[EncodedRanking]) -> dict[str, Any]:
+        batch = collate_ranked(
+            items,
+            self.tokenizer.pad_token_id,
+            shared=self.config.prefix_sharing,
+            row_tokens=self.config.row_budget,
+            token_targets=True,
+        )
+        batch["num_answers"] = len(batch["answer_element"])
+        batch["num_items"] = len(batch["better"])  # the loss is a mean over pairs
+        return batch
+
+    @staticmethod
+    def answer_logps(model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+        """Each answer's sequence log-probability (answer tokens only) under ``model``."""
+        logits = model(**attention_inputs(batch, model), use_cache=False).logits
+        return answer_logps(logits, batch, batch["num_answers"])
 
     def _losses(self, model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        chosen, rejected = batch_logps(model, batch)
+        logps = self.answer_logps(model, batch)
+        chosen, rejected = logps[batch["better"]], logps[batch["worse"]]
         losses, chosen_r, rejected_r = dpo_loss(
             chosen,
             rejected,
-            batch["ref_chosen"],
-            batch["ref_rejected"],
+            batch["ref_logps"][batch["better"]],
+            batch["ref_logps"][batch["worse"]],
             self.config.beta,
             self.config.label_smoothing,
         )
@@ -193,14 +157,14 @@ class DPOTask:
     def step_metrics(self, totals: dict[str, float]) -> dict[str, float]:
         return {**self._summary(totals), "pairs_per_step": totals["pairs"]}
 
-    def evaluate(self, model: nn.Module, items: list[DPOPair], env: DistEnv) -> dict[str, float]:
+    def evaluate(self, model: nn.Module, items: list[EncodedRanking], env: DistEnv) -> dict[str, float]:
         sums = {"loss": 0.0, "pairs": 0.0, "correct": 0.0, "chosen_reward": 0.0, "rejected_reward": 0.0}
         sums["logp_margin"] = 0.0
         mine = items[env.rank :: env.world_size]
         for i in range(0, len(mine), self.config.batch_size):
-            batch = self.collate(mine[i : i + self.config.batch_size])
-            batch = {k: v.to(env.device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
-            losses, stats = self._losses(model, batch)
+            losses, stats = self._losses(
+                model, _to(self.collate(mine[i : i + self.config.batch_size]), env.device)
+            )
             sums["loss"] += float(losses.sum())
             for key, value in stats.items():
                 sums[key] += value
@@ -215,8 +179,8 @@ class DPOTask:
         save_causal_lm(model, self.tokenizer, out_dir, merge=self.config.lora_merge)
 
 
-def load_dpo_items(path: Path | None, tokenizer: Any, config: DPOConfig) -> list[DPOPair]:
-    return tokenize_pairs(read_jsonl(path), tokenizer, config.max_length) if path else []
+def load_dpo_items(path: Path | None, tokenizer: Any, config: DPOConfig) -> list[EncodedRanking]:
+    return tokenize_preferences(read_jsonl(path), tokenizer, config.max_length) if path else []
 
 
 def train_dpo(
@@ -226,16 +190,21 @@ def train_dpo(
 ) -> TrainResult:
     """Train the policy ``config.model`` with DPO on the preferences in ``config.data``; saved to ``config.out``.
 
-    One item is one preference pair, so an optimizer step sees ``batch_size * grad_accum * world_size``
-    pairs and the loss is the mean over them. Resume and cancellation work as in ``train_sft``.
+    One item is one prompt with all its answers (its pairs are every (better, worse) comparison), so an
+    optimizer step sees ``batch_size * grad_accum * world_size`` prompts and the loss is the mean over their
+    pairs. With ``prefix_sharing`` (the default) a prompt is encoded once, followed by its answers, and each
+    answer once however many pairs it is in (``ranked_batch.py``); the reference's log-probabilities too.
+    Resume and cancellation work as in ``train_sft``.
     """
     if config.beta <= 0:
         raise ValueError(f"beta must be > 0, got {config.beta}")
     if not 0.0 <= config.label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {config.label_smoothing}")
     check_lora_config(config)
+    check_preference_config(config)
     with training_session(config) as env:
         policy, tokenizer = load_model_and_tokenizer(config.model, gguf_file=config.gguf_file)
+        choose_shared_attention(policy, config, env.device)
         if lora_enabled(config):
             policy = add_lora(policy, config, causal_lm=True)
         train_path, eval_path = resolve_data_files(config.data, config.eval_data)
@@ -251,14 +220,12 @@ def train_dpo(
             # The policy before any step (a resumed run loads its checkpoint later, in run_training).
             reference = copy.deepcopy(policy)
         autocast = autocast_context(config, env.device)
+        task = DPOTask(tokenizer, config)
         with reference_mode:
             for items in (train_items, eval_items):
-                precompute_reference(
-                    reference, items, tokenizer.pad_token_id, config.batch_size, env.device, autocast
-                )
+                precompute_reference(reference, items, task, env.device, autocast)
         del reference
         gc.collect()
         if env.device.type == "cuda":
             torch.cuda.empty_cache()
-        task = DPOTask(tokenizer, config)
         return run_training(config, env, policy, task, train_items, eval_items, progress, should_stop)

@@ -223,15 +223,22 @@ class RewardModel(nn.Module):
     def forward(
         self,
         input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
+        attention_mask: Any,
         position_ids: torch.Tensor | None = None,
+        reward_index: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """One reward per row, read at its last non-padding token; or, with ``reward_index`` (an ``[n, 2]``
+        tensor of (row, column)), one per listed token (several answers sharing a row: ``ranked_batch``)."""
         out = self.backbone(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
         )
         hidden = out.last_hidden_state
-        idx = last_token_index(attention_mask)
-        last = hidden[torch.arange(hidden.shape[0], device=hidden.device), idx]
+        if reward_index is None:
+            last = hidden[
+                torch.arange(hidden.shape[0], device=hidden.device), last_token_index(attention_mask)
+            ]
+        else:
+            last = hidden[reward_index[:, 0], reward_index[:, 1]]
         with torch.autocast(device_type=last.device.type, enabled=False):
             return self.head(last.to(self.head.weight.dtype)).squeeze(-1).float()
 

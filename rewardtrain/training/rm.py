@@ -10,15 +10,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import RMConfig
-from .data import (
-    EncodedRanking,
-    collate_rankings,
-    read_jsonl,
-    records_to_ranked_prompts,
-    resolve_data_files,
-    tokenize_rankings,
-)
+from .config import RMConfig, check_preference_config
+from .data import read_jsonl, records_to_ranked_prompts, resolve_data_files
 from .distributed import DistEnv
 from .lora import add_lora_to_reward_model, check_lora_config, lora_enabled, save_reward_model
 from .losses import kwise_loss
@@ -31,6 +24,13 @@ from .modeling import (
     load_tokenizer,
 )
 from .progress import ProgressCallback
+from .ranked_batch import (
+    EncodedRanking,
+    attention_inputs,
+    choose_shared_attention,
+    collate_ranked,
+    tokenize_rankings,
+)
 from .trainer import LossOutput, TrainResult, run_training, training_session
 
 
@@ -42,7 +42,7 @@ def ranking_forward(
     model: nn.Module, batch: dict[str, Any], config: RMConfig
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns (per-prompt losses, per-answer rewards, per-pair reward gaps r_better - r_worse)."""
-    rewards = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    rewards = model(**attention_inputs(batch, model), reward_index=batch["answer_last"])
     losses = kwise_loss(
         rewards,
         batch["better"],
@@ -62,7 +62,12 @@ class RewardTask:
         self.tokenizer, self.config = tokenizer, config
 
     def collate(self, items: list[EncodedRanking]) -> dict[str, Any]:
-        return collate_rankings(items, self.tokenizer.pad_token_id)
+        return collate_ranked(
+            items,
+            self.tokenizer.pad_token_id,
+            shared=self.config.prefix_sharing,
+            row_tokens=self.config.row_budget,
+        )
 
     def forward_loss(self, model: nn.Module, batch: dict[str, Any]) -> LossOutput:
         losses, _, gaps = ranking_forward(model, batch, self.config)
@@ -155,11 +160,14 @@ def train_rm(
 
     One batch element is one prompt with all its answers; ``batch_size`` prompts per micro-batch, so one
     optimizer step sees ``batch_size * grad_accum * world_size`` prompts (the number of pairs is reported
-    as ``pairs_per_step``). Resume and cancellation work as in ``train_sft``.
+    as ``pairs_per_step``). With ``prefix_sharing`` (the default) each prompt is encoded once, followed by
+    its answers (``ranked_batch.py``). Resume and cancellation work as in ``train_sft``.
     """
     check_lora_config(config)
+    check_preference_config(config)
     with training_session(config) as env:
         model, tokenizer = build_reward_model(config)
+        choose_shared_attention(model, config, env.device)
         train_path, eval_path = resolve_data_files(config.data, config.eval_data)
         train_items = load_rm_items(train_path, tokenizer, config)
         eval_items = load_rm_items(eval_path, tokenizer, config)

@@ -116,6 +116,13 @@ def test_dpo_requests_are_checked(setup):
     with pytest.raises(ServiceError) as info:
         _dpo(setup, beta=0, label_smoothing=0.5)
     assert {e.field for e in info.value.errors} == {"beta", "label_smoothing"}
+    with pytest.raises(ServiceError) as info:
+        _dpo(setup, row_tokens=-5, shared_attention="flash")
+    assert {e.field for e in info.value.errors} == {"row_tokens", "shared_attention"}
+    assert _dpo(setup, prefix_sharing=False, row_tokens=512).hyperparams == {
+        "prefix_sharing": False,
+        "row_tokens": 512,
+    }
 
     client = APIClient()
     client.force_authenticate(admin)

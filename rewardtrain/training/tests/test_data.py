@@ -11,18 +11,17 @@ from rewardtrain.training.chat import render_answer, render_prompt
 from rewardtrain.training.data import (
     IGNORE_INDEX,
     MicroBatchPlan,
-    collate_rankings,
     collate_sft,
     encode_prompt,
     encode_prompt_answer,
     pack_sft,
     records_to_ranked_prompts,
     resolve_data_files,
-    tokenize_rankings,
     tokenize_sft,
 )
 from rewardtrain.training.distributed import shard_indices
 from rewardtrain.training.modeling import last_token_index, load_model_and_tokenizer, load_tokenizer
+from rewardtrain.training.ranked_batch import EncodedRanking, collate_ranked, tokenize_rankings
 from rewardtrain.training.sft import sft_loss_from_logits, sft_loss_sum
 
 from .helpers import sft_records, write_jsonl
@@ -116,9 +115,11 @@ def test_collate_right_padding_and_last_token_index(tiny_dir: Path) -> None:
     tok = load_tokenizer(str(tiny_dir))
     prompt = [{"role": "user", "content": "q"}]
     seqs = [encode_prompt_answer(tok, prompt, a, 512)[0] for a in ["one", "one two three four five", "two"]]
-    enc = [type("E", (), {"sequences": seqs, "pairs": []})()]
-    batch = collate_rankings(enc, tok.pad_token_id)  # type: ignore[arg-type]
+    n_prompt = encode_prompt_answer(tok, prompt, "one", 512)[1]
+    enc = [EncodedRanking(seqs[0][:n_prompt], [s[n_prompt:] for s in seqs], [])]
+    batch = collate_ranked(enc, tok.pad_token_id, shared=False)
     lengths = [len(s) for s in seqs]
+    assert batch["answer_last"].tolist() == [[i, n - 1] for i, n in enumerate(lengths)]
     assert batch["attention_mask"].sum(1).tolist() == lengths
     assert last_token_index(batch["attention_mask"]).tolist() == [n - 1 for n in lengths]
     for i, s in enumerate(seqs):
@@ -180,8 +181,12 @@ def test_kwise_pairs_skip_ties(tiny_dir: Path) -> None:
         (2, 3, 1.0),
     }
     tok = load_tokenizer(str(tiny_dir))
-    batch = collate_rankings(tokenize_rankings([elem, elem], tok, 64), tok.pad_token_id)
+    items = tokenize_rankings([elem, elem], tok, 64)
+    batch = collate_ranked(items, tok.pad_token_id, shared=False)
     assert batch["input_ids"].shape[0] == 8  # K sequences per prompt, not 2 per pair
+    shared = collate_ranked(items, tok.pad_token_id, row_tokens=64)
+    assert shared["input_ids"].shape[0] == 1  # both prompts, each once, with their answers in one row
+    assert shared["num_tokens"] == 2 * (len(items[0].prompt) + sum(len(a) for a in items[0].answers))
     assert batch["pair_element"].tolist() == [0] * 5 + [1] * 5
     assert batch["better"][5:].tolist() == [b + 4 for b in batch["better"][:5].tolist()]
 

@@ -4,51 +4,50 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from rewardtrain.training.config import DPOConfig
-from rewardtrain.training.data import IGNORE_INDEX
-from rewardtrain.training.dpo import (
-    DPOPair,
-    batch_logps,
-    collate_pairs,
-    dpo_loss,
-    sequence_logps,
-    tokenize_pairs,
-    train_dpo,
-)
+from rewardtrain.training.data import Comparison
+from rewardtrain.training.dpo import DPOTask, dpo_loss, tokenize_preferences, train_dpo
 from rewardtrain.training.modeling import load_model_and_tokenizer
+from rewardtrain.training.ranked_batch import EncodedRanking, answer_logps
 
 from .helpers import planted_kwise_records, planted_pairwise_records, write_jsonl
 
 LN3 = math.log(3.0)
 
 
-def _fixed_batch() -> tuple[torch.Tensor, torch.Tensor]:
+def _fixed_batch() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Two rows over a 2-token vocabulary: row 0 (chosen) answers with tokens [1, 0], row 1 (rejected)
-    with token [1]; everything else is prompt (masked). Logits that must be ignored are huge."""
+    with token [1]; everything else is prompt. Logits that must be ignored are huge."""
     logits = torch.tensor(
         [
             [[0.0, LN3], [0.0, 0.0], [50.0, -50.0]],  # p(1)=3/4, then p(0)=1/2; last position ignored
             [[9.0, -9.0], [0.0, -LN3], [-50.0, 50.0]],  # prompt position ignored; then p(1)=1/4
         ]
     )
-    labels = torch.tensor([[IGNORE_INDEX, 1, 0], [IGNORE_INDEX, IGNORE_INDEX, 1]])
-    return logits, labels
+    targets = {  # (row, predicting column, token, answer) of each answer token, as collate_ranked lists them
+        "target_row": torch.tensor([0, 0, 1]),
+        "target_col": torch.tensor([0, 1, 1]),
+        "target_token": torch.tensor([1, 0, 1]),
+        "target_answer": torch.tensor([0, 0, 1]),
+    }
+    return logits, targets
 
 
-def test_sequence_logps_count_answer_tokens_only() -> None:
-    logits, labels = _fixed_batch()
-    logps = sequence_logps(logits, labels)
+def test_answer_logps_count_answer_tokens_only() -> None:
+    logits, targets = _fixed_batch()
+    logps = answer_logps(logits, targets, 2)
     assert logps.tolist() == pytest.approx([math.log(3 / 8), math.log(1 / 4)], abs=1e-6)
 
 
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
 def test_dpo_loss_matches_hand_computed_value(label_smoothing: float) -> None:
-    logits, labels = _fixed_batch()
-    policy = sequence_logps(logits, labels)
+    logits, targets = _fixed_batch()
+    policy = answer_logps(logits, targets, 2)
     ref = torch.tensor([math.log(1 / 2), math.log(1 / 2)])
     losses, chosen_r, rejected_r = dpo_loss(
         policy[:1], policy[1:], ref[:1], ref[1:], beta=0.5, label_smoothing=label_smoothing
@@ -73,32 +72,47 @@ def test_loss_gradient_raises_the_chosen_answer() -> None:
     assert float(chosen.grad[0]) == pytest.approx(-0.05) and float(rejected.grad[0]) == pytest.approx(0.05)
 
 
-def test_collate_masks_prompts_and_padding() -> None:
-    pairs = [DPOPair([5, 6, 7, 8], 2, [5, 6, 9], 2, -1.0, -2.0), DPOPair([4, 7], 1, [4, 3, 3, 3, 3], 1)]
-    batch = collate_pairs(pairs, pad_id=0)
-    assert batch["input_ids"].shape == (4, 5) and batch["num_items"] == 2
-    assert batch["labels"].tolist() == [
-        [IGNORE_INDEX, IGNORE_INDEX, 7, 8, IGNORE_INDEX],
-        [IGNORE_INDEX, 7, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX],
-        [IGNORE_INDEX, IGNORE_INDEX, 9, IGNORE_INDEX, IGNORE_INDEX],
-        [IGNORE_INDEX, 3, 3, 3, 3],
+def test_collate_lists_every_answer_token_with_the_position_that_predicts_it() -> None:
+    items = [
+        EncodedRanking([5, 6], [[7, 8], [9]], [Comparison(0, 1)], [-1.0, -2.0]),
+        EncodedRanking([4], [[7], [3, 3, 3, 3]], [Comparison(0, 1)], [0.0, 0.0]),
     ]
-    assert batch["ref_chosen"].tolist() == [-1.0, 0.0] and batch["ref_rejected"].tolist() == [-2.0, 0.0]
+    task = DPOTask(None, DPOConfig(data="", model="", out="", prefix_sharing=False))  # type: ignore[arg-type]
+    task.tokenizer = type("T", (), {"pad_token_id": 0})()
+    batch = task.collate(items)
+    assert batch["input_ids"].shape == (4, 5) and batch["num_items"] == 2 and batch["num_answers"] == 4
+    columns = ("target_row", "target_col", "target_token")
+    rows = zip(*(batch[c].tolist() for c in columns), strict=True)
+    assert list(rows) == [
+        (0, 1, 7),
+        (0, 2, 8),
+        (1, 1, 9),
+        (2, 0, 7),
+        (3, 0, 3),
+        (3, 1, 3),
+        (3, 2, 3),
+        (3, 3, 3),
+    ]
+    assert batch["ref_logps"].tolist() == [-1.0, -2.0, 0.0, 0.0]
+    assert batch["better"].tolist() == [0, 2] and batch["worse"].tolist() == [1, 3]
 
 
 def test_kwise_records_give_every_strict_pair(tiny_dir: Path) -> None:
     _, tokenizer = load_model_and_tokenizer(str(tiny_dir))
     records = planted_kwise_records(3, seed=0, k=3)  # one best answer, two tied below it: 2 pairs each
-    assert len(tokenize_pairs(records, tokenizer, 256)) == 6
+    items = tokenize_preferences(records, tokenizer, 256)
+    assert len(items) == 3 and sum(len(item.pairs) for item in items) == 6
 
 
-def _margin(model_dir: Path, pairs: list[DPOPair], pad_id: int) -> tuple[float, float]:
+def _margin(model_dir: Path, items: list[EncodedRanking], tokenizer: Any) -> tuple[float, float]:
     """Mean chosen-minus-rejected sequence log-probability, and how often it is positive."""
     model, _ = load_model_and_tokenizer(str(model_dir))
     model.eval()
+    task = DPOTask(tokenizer, DPOConfig(data="", model="", out=""))
     with torch.no_grad():
-        chosen, rejected = batch_logps(model, collate_pairs(pairs, pad_id))
-    diff = chosen - rejected
+        batch = task.collate(items)
+        logps = task.answer_logps(model, batch)
+    diff = logps[batch["better"]] - logps[batch["worse"]]
     return float(diff.mean()), float((diff > 0).float().mean())
 
 
@@ -123,9 +137,9 @@ def test_dpo_run_learns_a_planted_preference(tiny_dir: Path, tmp_path: Path) -> 
     assert result.metrics["val_reward_margin"] > 0.5, result.metrics
 
     _, tokenizer = load_model_and_tokenizer(str(tiny_dir))
-    held_out = tokenize_pairs(planted_pairwise_records(16, seed=3), tokenizer, 256)
-    before, _ = _margin(tiny_dir, held_out, tokenizer.pad_token_id)
-    after, wins = _margin(tmp_path / "out", held_out, tokenizer.pad_token_id)
+    held_out = tokenize_preferences(planted_pairwise_records(16, seed=3), tokenizer, 256)
+    before, _ = _margin(tiny_dir, held_out, tokenizer)
+    after, wins = _margin(tmp_path / "out", held_out, tokenizer)
     assert after - before > 1.0 and wins >= 0.8, (before, after, wins)
 
 

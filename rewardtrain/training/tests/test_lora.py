@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from rewardtrain.training.cli import build_parser, config_argv
 from rewardtrain.training.config import DPOConfig, RMConfig, SFTConfig
-from rewardtrain.training.dpo import precompute_reference, tokenize_pairs, train_dpo
+from rewardtrain.training.dpo import DPOTask, precompute_reference, tokenize_preferences, train_dpo
 from rewardtrain.training.inference import sample, score_texts
 from rewardtrain.training.lora import add_lora, add_lora_to_reward_model, resolve_target_modules
 from rewardtrain.training.modeling import (
@@ -244,13 +244,14 @@ def test_dpo_reference_is_the_base_with_adapters_off(tiny_dir: Path, tmp_path: P
             if "lora_B" in name:
                 p.normal_(std=0.5)
     records = planted_pairwise_records(4, seed=4)
-    pairs = {k: tokenize_pairs(records, tokenizer, 256) for k in ("off", "on", "base")}
-    args = (tokenizer.pad_token_id, 4, torch.device("cpu"), torch.autocast("cpu", enabled=False))
+    pairs = {k: tokenize_preferences(records, tokenizer, 256) for k in ("off", "on", "base")}
+    task = DPOTask(tokenizer, DPOConfig(data="", model="", out="", batch_size=4))
+    args = (task, torch.device("cpu"), torch.autocast("cpu", enabled=False))
     with policy.disable_adapter():
         precompute_reference(policy, pairs["off"], *args)
     precompute_reference(policy, pairs["on"], *args)
     precompute_reference(load_model_and_tokenizer(str(tiny_dir))[0], pairs["base"], *args)
-    logps = {k: [(p.ref_chosen, p.ref_rejected) for p in v] for k, v in pairs.items()}
+    logps = {k: [p.ref_logps for p in v] for k, v in pairs.items()}
     assert logps["off"] == logps["base"]
     assert logps["on"] != logps["base"]
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import torch
 
 from rewardtrain.training.config import RMConfig
-from rewardtrain.training.data import collate_rankings, records_to_ranked_prompts, tokenize_rankings
+from rewardtrain.training.data import records_to_ranked_prompts
 from rewardtrain.training.losses import kwise_loss, pairwise_loss
 from rewardtrain.training.modeling import RewardModel, load_tokenizer
+from rewardtrain.training.ranked_batch import EncodedRanking, collate_ranked, tokenize_rankings
 from rewardtrain.training.rm import ranking_forward
 
 RECORD = {
@@ -36,8 +37,8 @@ def _check(tiny_dir: Path, margin_scale: float, center_coef: float) -> None:
     [enc] = tokenize_rankings([elem], tok, max_length=128)
     assert len(enc.pairs) == 5  # C(4,2)=6 minus the tie
 
-    # K-wise: ONE forward pass over the 4 answers
-    batch = collate_rankings([enc], tok.pad_token_id)
+    # K-wise: ONE forward pass over the 4 answers, sharing one copy of the prompt
+    batch = collate_ranked([enc], tok.pad_token_id)
     cfg = RMConfig(data="-", model="-", out="-", margin_scale=margin_scale, center_coef=center_coef)
     model.zero_grad()
     losses, _, _ = ranking_forward(model, batch, cfg)
@@ -49,14 +50,14 @@ def _check(tiny_dir: Path, margin_scale: float, center_coef: float) -> None:
     model.zero_grad()
     total = torch.zeros(())
     for p in enc.pairs:
-        pair = collate_rankings(
-            [type(enc)([enc.sequences[p.better], enc.sequences[p.worse]], [])], tok.pad_token_id
-        )
+        alone = EncodedRanking(enc.prompt, [enc.answers[p.better], enc.answers[p.worse]], [])
+        pair = collate_ranked([alone], tok.pad_token_id, shared=False)
         r = model(pair["input_ids"], pair["attention_mask"])
         loss = pairwise_loss(r[:1], r[1:], torch.tensor([p.margin]), margin_scale).sum()
         total = total + loss / len(enc.pairs)
     if center_coef:  # the centring term is per prompt: mean r^2 over its K answers, added once
-        all_r = model(batch["input_ids"], batch["attention_mask"])
+        rows = collate_ranked([enc], tok.pad_token_id, shared=False)
+        all_r = model(rows["input_ids"], rows["attention_mask"])
         total = total + center_coef * all_r.pow(2).mean()
     total.backward()
     ref_grads = _grads(model)
