@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: setup demo test lint services browser frontend bench-assign bench-ui clean
+.PHONY: setup demo test lint services browser frontend api-client check-api bench-assign bench-ui clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,20 @@ frontend/dist/index.html: frontend/node_modules/.package-lock.json $(FRONTEND_SR
 	cd frontend && npm run build --silent
 	@touch $@
 
-frontend: frontend/dist/index.html
+# The app's API types are generated from the OpenAPI schema (made offline by manage.py spectacular): regenerated
+# when a backend source changes, committed, and checked by `make check-api` (part of `make test`).
+API_CLIENT := frontend/src/api/schema.d.ts
+API_SOURCES := $(shell find annotate labeling rewardtrain -name '*.py' -not -path '*/tests/*' -not -path '*/migrations/*' 2>/dev/null)
+$(API_CLIENT): $(STAMP) frontend/node_modules/.package-lock.json $(API_SOURCES) scripts/api_client.sh
+	./scripts/api_client.sh generate
+	@touch $@
+
+api-client: $(API_CLIENT)
+
+check-api: setup frontend/node_modules/.package-lock.json
+	./scripts/api_client.sh check
+
+frontend: api-client frontend/dist/index.html
 
 demo: setup frontend
 	source scripts/demo_env.sh && $(PY) manage.py migrate --noinput -v0
@@ -47,7 +60,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-test: setup services browser lint frontend
+test: setup services browser lint check-api frontend
 	cd frontend && npm test --silent
 	$(PY) manage.py makemigrations --check --dry-run -v0 --settings=annotate.settings_test
 	$(PY) -m pytest

@@ -62,6 +62,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             "detail": f"CSRF Failed: {reason or 'token missing or incorrect'}. Get a token from /api/auth/csrf "
             "and send it in the X-CSRFToken header.",
             "code": "csrf_failed",
+            "errors": [],
         },
         status=403,
     )

@@ -197,7 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "labeling.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
     # One JSON parser for the whole API: depth, size and text limits (labeling/api/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Every 4xx answers the shared `Error` component (labeling.api.errors makes it so).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "labeling.api.schema.error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TaskKindEnum": "labeling.models.TaskKind",
         "TaskStatusEnum": "labeling.models.TaskStatus",
@@ -227,6 +232,9 @@ SPECTACULAR_SETTINGS = {
         "SnapshotKindEnum": "rewardtrain.models.SnapshotKind",
         "SnapshotStatusEnum": "rewardtrain.models.SnapshotStatus",
         "RunStatusEnum": "rewardtrain.runs.models.RunStatus",
+        "RunKindEnum": "rewardtrain.runs.models.RunKind",
+        "ReviewDecisionEnum": "labeling.models.ReviewDecision",
+        "ReviewStatusEnum": "labeling.models.ReviewStatus",
     },
 }
 

@@ -24,5 +24,8 @@ urlpatterns = [
     ),
 ]
 
-# Under /api/, a request Django refuses before any view runs (a body over the limit) gets the API error shape.
+# Under /api/, a request Django refuses before any view runs (a body over the limit, no such route, a crash)
+# gets the API error shape.
 handler400 = "labeling.api.errors.bad_request"
+handler404 = "labeling.api.errors.not_found"
+handler500 = "labeling.api.errors.server_error"

@@ -12,11 +12,17 @@ SRC = Path(__file__).resolve().parents[1] / "frontend" / "src"
 LITERAL = re.compile(r"""[`"](/api/[^`"?]*)""")
 
 
+GENERATED = SRC / "api"  # the types generated from the schema (its paths come from the URLconf itself)
+
+
 def api_paths() -> list[str]:
     found = set()
     for path in SRC.rglob("*.ts*"):
+        if GENERATED in path.parents:
+            continue
         for match in LITERAL.finditer(path.read_text()):
-            found.add(re.sub(r"\$\{[^}]+\}", "1", match.group(1)))
+            # `${id}` in a call, `{project_id}` in a schema path named for its type (ResponseOf<"/api/…">)
+            found.add(re.sub(r"\$?\{[^}]+\}", "1", match.group(1)))
     return sorted(found)
 
 

@@ -1,10 +1,24 @@
 // The only way the app talks to the server: the DRF API with session auth and the CSRF header on writes.
+// The API's types are generated from its OpenAPI schema (src/api/schema.d.ts, by `make api-client`): never write
+// a server response's type by hand; name it here from `Schemas` (or `ResponseOf` an operation).
+import type { components, paths } from "./api/schema";
 
+/** Every component of the API schema: `Schemas["Project"]`, `Schemas["Error"]`, … */
+export type Schemas = components["schemas"];
+
+type Method = "get" | "put" | "post" | "patch" | "delete";
+type JsonBody<R> = R extends { content: { "application/json": infer B } } ? B : never;
+/** The JSON body an operation answers on success (its 200, 201 or 202), e.g. `ResponseOf<"/api/auth/me", "get">`. */
+export type ResponseOf<P extends keyof paths, M extends Method> = paths[P][M] extends { responses: infer R }
+  ? JsonBody<R[Extract<keyof R, 200 | 201 | 202>]>
+  : never;
+
+/** An error answer: the API's one error shape (`Schemas["Error"]`). */
 export class ApiError extends Error {
   status: number;
   code: string;
-  errors: { message: string; field?: string; line?: number }[];
-  constructor(status: number, body: any) {
+  errors: Schemas["ErrorItem"][];
+  constructor(status: number, body: Partial<Schemas["Error"]> | null) {
     super((body && body.detail) || `HTTP ${status}`);
     this.status = status;
     this.code = (body && body.code) || "";
@@ -34,7 +48,8 @@ async function ensureCsrf(): Promise<string> {
   return csrfToken!;
 }
 
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+/** Call the API; `T` is the success body's type (name it from `Schemas` or `ResponseOf`). */
+export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json" };
   const init: RequestInit = { method, credentials: "same-origin", headers };
   if (method !== "GET") {
@@ -58,55 +73,12 @@ export function resetCsrf(): void {
   csrfToken = null;
 }
 
-export interface Me {
-  id: number;
-  username: string;
-  is_staff: boolean;
-  projects: { id: number; name: string; role: string }[];
-}
-
-export interface Project {
-  id: number;
-  name: string;
-  slug: string;
-  description: string;
-  k_answers: number;
-  redundancy: number;
-  lease_seconds: number;
-  allow_ties: boolean;
-  gold_rate: number;
-  prompt_tasks_enabled: boolean;
-  dialogue_tasks_enabled: boolean;
-  open_tasks?: number;
-  my_active_assignments?: number;
-  my_role: string | null;
-}
-
-export interface Guideline {
-  id: number;
-  version: number;
-  body_md: string;
-  criteria: string[];
-  rating_scale: { name?: string; min?: number; max?: number; labels?: Record<string, string> };
-  flags: { key: string; label: string }[];
-  created_at: string;
-}
-
-export interface Message {
-  role: string;
-  content: string;
-}
-
-export interface Assignment {
-  id: number;
-  status: string;
-  leased_at: string;
-  expires_at: string;
-  finished_at: string | null;
-  task: { id: number; kind: "ranking" | "demonstration" | "prompt" | "dialogue"; messages: Message[]; candidates: { id: number; text: string }[] };
-  project: { id: number; name: string; allow_ties: boolean; k_answers: number };
-  guideline: Guideline | null;
-}
+export type Me = Schemas["Me"];
+export type Project = Schemas["Project"];
+export type Guideline = Schemas["Guideline"];
+export type Message = Schemas["Message"];
+/** A lease as the labeler sees it: the task (answers under the labeler's ids), its project and guideline. */
+export type Assignment = Schemas["Assignment"];
 
 export function uuid(): string {
   if (typeof crypto !== "undefined" && "randomUUID" in crypto) return crypto.randomUUID();
@@ -115,40 +87,10 @@ export function uuid(): string {
   );
 }
 
-/** An inference endpoint the operator configured (project API: inference-endpoints/), chosen by name. */
-export interface InferenceEndpoint {
-  name: string;
-  api: "chat" | "completions";
-  models: string[];
-  default_model: string;
-  /** Site staff only; null for everyone else. */
-  base_url: string | null;
-}
+/** An inference endpoint the operator configured (project API: inference-endpoints/), chosen by name;
+ * `base_url` reaches site staff only (null for everyone else). */
+export type InferenceEndpoint = Schemas["InferenceEndpoint"];
 
-/** A generation job (project API: generation-jobs/): K sampled answers per prompt become ranking tasks. */
-export interface GenerationJob {
-  id: number;
-  model: number;
-  model_name: string;
-  backend: "local" | "openai";
-  /** The name of an inference endpoint the operator configured (openai backend), and the model it serves. */
-  endpoint: string;
-  endpoint_model: string;
-  settings: Record<string, number>;
-  reward_model: number | null;
-  reward_model_name: string | null;
-  selection: { prompts?: string; prompt_ids?: number[]; limit?: number | null };
-  status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-  cancel_requested: boolean;
-  attempts: number;
-  prompts_total: number;
-  prompts_done: number;
-  prompts_skipped: number;
-  skipped: { prompt: number; reason: string }[];
-  /** One line for admins; the traceback (`error_detail`) reaches site staff only (null for everyone else). */
-  error: string;
-  error_detail: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+/** A generation job (project API: generation-jobs/): K sampled answers per prompt become ranking tasks. The
+ * traceback (`error_detail`) reaches site staff only (null for everyone else). */
+export type GenerationJob = Schemas["GenerationJob"];

@@ -1,23 +1,10 @@
 // What a row of the labeler's history says about the review of their work.
 
-export interface ReviewOutcome {
-  decision: "accept" | "reject";
-  comment: string;
-  reviewed_at: string;
-}
+import type { Schemas } from "./api";
 
-export interface HistoryRow {
-  id: number;
-  status: string;
-  kind: string;
-  project_id: number;
-  task_id: number;
-  leased_at: string;
-  finished_at: string | null;
-  review_status: "pending" | "accepted" | "rejected" | null;
-  review: ReviewOutcome | null;
-  can_revise: boolean;
-}
+export type ReviewOutcome = Schemas["ReviewOutcome"];
+/** A row of GET /api/assignments/. */
+export type HistoryRow = Schemas["AssignmentHistory"];
 
 export interface ReviewNote {
   label: string;

@@ -1,17 +1,11 @@
 // Pure ranking state: ranks given by the labeler, tiers derived from them, ratings, flags, and the same
 // validation rules as the API (labeling/services/submission.py: ranking_errors). No React, no DOM.
 
-export interface Flag {
-  key: string;
-  label: string;
-}
+import type { Schemas } from "./api";
 
-export interface RatingScale {
-  name?: string;
-  min?: number;
-  max?: number;
-  labels?: Record<string, string>;
-}
+/** A flag a guideline offers, and its rating scale (the API's types). */
+export type Flag = Schemas["Flag"];
+export type RatingScale = Schemas["RatingScale"];
 
 export interface RankingState {
   ids: number[]; // candidate ids in display order

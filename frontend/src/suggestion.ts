@@ -1,13 +1,10 @@
 // Asking the project's SFT model for a suggestion while writing a demonstration (pure helpers, no React).
 // The server samples it on a gpu worker; the client polls until it is done or failed.
 
-// The server never says which model wrote a suggestion: labelers do not learn it.
-export interface Suggestion {
-  id: number;
-  status: "pending" | "done" | "failed";
-  text: string;
-  error: string;
-}
+import type { Schemas } from "./api";
+
+// The server never says which model wrote a suggestion: labelers do not learn it. (The fields used here.)
+export type Suggestion = Pick<Schemas["Suggestion"], "id" | "status" | "text" | "error">;
 
 /** Milliseconds before the next poll: quick at first, then slower, capped at 3 s. */
 export function pollDelay(attempt: number): number {

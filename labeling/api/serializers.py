@@ -4,6 +4,16 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labeling.api.typed_json import (
+    FlagDefinitionsField,
+    FlagsByAnswerField,
+    MessageSerializer,
+    MessagesField,
+    NumbersField,
+    RatingScaleField,
+    StringsField,
+    TiersField,
+)
 from labeling.models import (
     ApiToken,
     Assignment,
@@ -16,6 +26,8 @@ from labeling.models import (
     Prompt,
     Ranking,
     Review,
+    ReviewDecision,
+    ReviewStatus,
     Role,
     Task,
     TaskStatus,
@@ -100,6 +112,9 @@ class MembershipRoleSerializer(serializers.Serializer):
 
 class GuidelineSerializer(serializers.ModelSerializer):
     created_by = UserBriefSerializer(read_only=True)
+    criteria = StringsField()
+    rating_scale = RatingScaleField()
+    flags = FlagDefinitionsField()
 
     class Meta:
         model = Guideline
@@ -165,6 +180,8 @@ class ImportResultSerializer(serializers.Serializer):
 
 
 class PromptSerializer(serializers.ModelSerializer):
+    messages = MessagesField()
+
     class Meta:
         model = Prompt
         fields = ["id", "external_id", "messages", "metadata", "source", "created_at"]
@@ -201,6 +218,7 @@ class LabelerTaskSerializer(serializers.ModelSerializer):
         model = Task
         fields = ["id", "kind", "messages", "candidates"]
 
+    @extend_schema_field(MessageSerializer(many=True))
     def get_messages(self, task: Task) -> list[dict]:
         return task.prompt.messages if task.prompt_id else []
 
@@ -214,10 +232,19 @@ class LabelerTaskSerializer(serializers.ModelSerializer):
         ).data
 
 
+class AssignmentProjectSerializer(serializers.Serializer):
+    """What a labeler's workspace needs of the task's project."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    allow_ties = serializers.BooleanField()
+    k_answers = serializers.IntegerField()
+
+
 class AssignmentSerializer(serializers.ModelSerializer):
     task = serializers.SerializerMethodField()
     project = serializers.SerializerMethodField()
-    guideline = GuidelineSerializer(read_only=True)
+    guideline = GuidelineSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Assignment
@@ -237,6 +264,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
     def get_task(self, assignment: Assignment) -> dict:
         return LabelerTaskSerializer(assignment.task, context={"assignment_id": assignment.pk}).data
 
+    @extend_schema_field(AssignmentProjectSerializer)
     def get_project(self, assignment: Assignment) -> dict:
         project = assignment.task.project
         return {
@@ -259,7 +287,7 @@ class AssignmentBriefSerializer(serializers.ModelSerializer):
 class ReviewOutcomeSerializer(serializers.Serializer):
     """The latest review of the labeler's own work, without the reviewer."""
 
-    decision = serializers.CharField()
+    decision = serializers.ChoiceField(choices=ReviewDecision.choices)
     comment = serializers.CharField()
     reviewed_at = serializers.DateTimeField()
 
@@ -268,7 +296,7 @@ class AssignmentHistorySerializer(AssignmentBriefSerializer):
     """A row of the user's history: for demonstrations and dialogues, the review status and latest review
     (null otherwise; needs `selectors.with_review_outcome`), and whether the work can still be revised."""
 
-    review_status = serializers.CharField(allow_null=True, read_only=True)
+    review_status = serializers.ChoiceField(choices=ReviewStatus.choices, allow_null=True, read_only=True)
     review = serializers.SerializerMethodField()
     can_revise = serializers.SerializerMethodField()
 
@@ -328,6 +356,10 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 
 class RankingSerializer(AnnotationSerializer):
+    tiers = TiersField()
+    ratings = NumbersField(help_text="The rating of each answer, by answer id.")
+    flags = FlagsByAnswerField()
+
     class Meta:
         model = Ranking
         fields = [
@@ -344,7 +376,7 @@ class RankingSerializer(AnnotationSerializer):
 
 
 class DemonstrationSerializer(AnnotationSerializer):
-    messages = serializers.JSONField(source="task.prompt.messages", read_only=True)
+    messages = MessagesField(source="task.prompt.messages", read_only=True)
 
     class Meta:
         model = Demonstration
@@ -370,6 +402,8 @@ class LabelerDemonstrationSerializer(DemonstrationSerializer):
 
 
 class DialogueSerializer(AnnotationSerializer):
+    messages = MessagesField()
+
     class Meta:
         model = Dialogue
         fields = [

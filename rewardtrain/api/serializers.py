@@ -1,5 +1,6 @@
 """Shapes of snapshots and downloads; the snapshot settings are checked by the service (`snapshot_params_from`)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from rewardtrain.api.base import ErrorDetailField
@@ -30,8 +31,15 @@ class SnapshotSettingsSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False)
 
 
+class SplitCountsSerializer(serializers.Serializer):
+    records = serializers.IntegerField()
+    prompts = serializers.IntegerField()
+
+
 class SnapshotSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username", default=None, read_only=True, allow_null=True
+    )
     counts = serializers.SerializerMethodField()
     error_detail = ErrorDetailField()
 
@@ -53,6 +61,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
+    @extend_schema_field(serializers.DictField(child=SplitCountsSerializer(), help_text="By split."))
     def get_counts(self, snapshot: Snapshot) -> dict:
         splits = snapshot.manifest.get("splits", {})
         return {name: {"records": s["records"], "prompts": s["prompts"]} for name, s in splits.items()}

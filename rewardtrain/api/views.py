@@ -2,7 +2,7 @@
 
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -53,7 +53,7 @@ class SnapshotFileView(APIView):
     @extend_schema(
         responses={
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
-            302: OpenApiTypes.NONE,  # on an S3 store: a short-lived presigned link to the file in the store
+            302: OpenApiResponse(description="On an S3 store: a short-lived presigned link to the file."),
         }
     )
     def get(self, request, project_id: int, snapshot_id: int, file_name: str):

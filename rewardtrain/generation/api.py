@@ -6,6 +6,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from labeling.api.permissions import acts_as_site_staff
+from labeling.api.typed_json import NumbersField, PromptSelectionField, SkippedPromptsField
 from labeling.services.errors import FieldError, invalid
 from rewardtrain.api.base import AdminView, ErrorDetailField
 from rewardtrain.generation import services
@@ -16,8 +17,13 @@ from rewardtrain.jobs import job_in_project
 
 class GenerationJobSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
-    reward_model_name = serializers.CharField(source="reward_model.name", read_only=True, default=None)
+    reward_model_name = serializers.CharField(
+        source="reward_model.name", read_only=True, default=None, allow_null=True
+    )
     error_detail = ErrorDetailField()
+    settings = NumbersField(help_text="The sampling settings, as the job runs with them.")
+    selection = PromptSelectionField(help_text="How the prompts were chosen.")
+    skipped = SkippedPromptsField(help_text="The skipped prompts, each with why.")
 
     class Meta:
         model = GenerationJob

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from labeling.api.typed_json import NumbersField, ObjectField
 from rewardtrain.api.base import AdminView, ErrorDetailField
 from rewardtrain.runs import services
 from rewardtrain.runs.artifacts import ModelRef, model_root_names
@@ -55,6 +56,9 @@ class ModelRootSerializer(serializers.Serializer):
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     error_detail = ErrorDetailField()
+    hyperparams = ObjectField()
+    last_metrics = NumbersField()
+    final_metrics = NumbersField()
 
     class Meta:
         model = TrainingRun
@@ -95,9 +99,46 @@ class TrainingRunWriteSerializer(serializers.Serializer):
 
 
 class RunMetricSerializer(serializers.ModelSerializer):
+    values = NumbersField()
+
     class Meta:
         model = RunMetric
         fields = ["id", "kind", "step", "values", "created_at"]
+
+
+class TrainingRunDetailSerializer(TrainingRunSerializer):
+    metrics = RunMetricSerializer(many=True, read_only=True, help_text="Oldest first; `?after=` only newer.")
+
+    class Meta(TrainingRunSerializer.Meta):
+        fields = [*TrainingRunSerializer.Meta.fields, "metrics"]
+
+
+class LineageModelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    path = serializers.CharField()
+
+
+class LineageRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    hyperparams = serializers.DictField()
+
+
+class LineageSnapshotSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    kind = serializers.CharField()
+    params = serializers.DictField()
+    manifest = serializers.DictField()
+
+
+class RunLineageSerializer(serializers.Serializer):
+    model = LineageModelSerializer(allow_null=True, help_text="The model the run produced, if any.")
+    run = LineageRunSerializer()
+    base_model = LineageModelSerializer()
+    snapshot = LineageSnapshotSerializer()
 
 
 class RegisteredModelListView(AdminView):
@@ -152,7 +193,7 @@ class TrainingRunListView(AdminView):
 class TrainingRunDetailView(AdminView):
     """The run with its metrics; `?after=<metric id>` returns only newer metrics, for live curves."""
 
-    @extend_schema(responses=TrainingRunSerializer)
+    @extend_schema(responses=TrainingRunDetailSerializer)
     def get(self, request, project_id: int, run_id: int):
         run = get_run(self.project, run_id)
         metrics = run.metrics.all()
@@ -172,6 +213,6 @@ class TrainingRunCancelView(AdminView):
 
 
 class TrainingRunLineageView(AdminView):
-    @extend_schema(responses=dict)
+    @extend_schema(responses=RunLineageSerializer)
     def get(self, request, project_id: int, run_id: int):
         return Response(run_lineage(get_run(self.project, run_id)))

@@ -131,10 +131,94 @@ class CandidateScoreListView(AdminView):
         return Response(CandidateScoreSerializer(rows, many=True).data)
 
 
+class ModelBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class RMAgreementSerializer(serializers.Serializer):
+    reward_model = ModelBriefSerializer()
+    since = serializers.DateTimeField(help_text="When the model was trained (or registered).")
+    accuracy = serializers.FloatField(allow_null=True)
+    pairs = serializers.IntegerField()
+    rankings = serializers.IntegerField()
+    unscored_pairs = serializers.IntegerField()
+    new_rankings = serializers.IntegerField()
+    rankings_before = serializers.IntegerField()
+    retrain = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class RMAgreementListSerializer(serializers.Serializer):
+    models = RMAgreementSerializer(many=True)
+
+
+class RoundModelSerializer(ModelBriefSerializer):
+    kind = serializers.CharField()
+
+
+class RoundRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    model = RoundModelSerializer(allow_null=True, help_text="The model the run produced, if any.")
+
+
+class RoundSnapshotSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    kind = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RoundRankingSnapshotSerializer(RoundSnapshotSerializer):
+    runs = RoundRunSerializer(many=True)
+
+
+class SamplingLineageSerializer(serializers.Serializer):
+    model = RoundModelSerializer(help_text="The generation job's model.")
+    run = RoundRunSerializer(allow_null=True)
+    snapshot = RoundSnapshotSerializer(allow_null=True)
+
+
+class RoundGenerationJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    prompts_total = serializers.IntegerField()
+    prompts_done = serializers.IntegerField()
+
+
+class RoundJudgeSerializer(RoundModelSerializer):
+    accuracy = serializers.FloatField(allow_null=True)
+    pairs = serializers.IntegerField()
+    unscored_pairs = serializers.IntegerField()
+
+
+class RoundSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    sampling = SamplingLineageSerializer()
+    generation_job = RoundGenerationJobSerializer()
+    tasks = serializers.IntegerField()
+    ranked_tasks = serializers.IntegerField()
+    rankings = serializers.IntegerField()
+    first_ranking_at = serializers.DateTimeField(allow_null=True)
+    snapshots = RoundRankingSnapshotSerializer(many=True)
+    reward_model = RoundJudgeSerializer(
+        allow_null=True, help_text="The reward model in use when the round was ranked, and its agreement."
+    )
+
+
+class RoundListSerializer(serializers.Serializer):
+    rounds = RoundSerializer(many=True)
+
+
 class RMAgreementView(ReviewerView):
     """The newest reward models' agreement with rankings made after they were trained; `retrain` hints."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=RMAgreementListSerializer)
     def get(self, request, project_id: int):
         return Response({"models": project_rm_agreement(self.project.pk)})
 
@@ -142,6 +226,6 @@ class RMAgreementView(ReviewerView):
 class RoundsView(ReviewerView):
     """The project's rounds: sampling model and its lineage, generation job, rankings, snapshots, runs."""
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=RoundListSerializer)
     def get(self, request, project_id: int):
         return Response({"rounds": project_rounds(self.project.pk)})

@@ -1,28 +1,12 @@
 // Admin and reviewer pages of a project: dashboard, settings, members, imports, review queue.
 import { useEffect, useState } from "react";
-import { api, ApiError, Project } from "../api";
+import { api, ApiError, Project, type Schemas } from "../api";
 import { Markdown } from "../markdown";
 import { Conversation } from "./Work";
 import { RewardAgreementCard } from "./RewardAgreement";
 import { DialogueTasksCard } from "./DialogueTasks";
 
-interface Dashboard {
-  tasks_by_status: Record<string, number>;
-  open_tasks_by_kind: Record<string, number>;
-  queue_depth: number;
-  active_leases: number;
-  pending_reviews: number;
-  annotations_per_hour: { hour: string; count: number }[];
-  labelers: {
-    user_id: number;
-    username: string;
-    submitted: number;
-    skipped: number;
-    active: number;
-    median_seconds: number | null;
-    skip_rate: number | null;
-  }[];
-}
+type Dashboard = Schemas["Dashboard"];
 
 function errorText(e: unknown): string {
   if (e instanceof ApiError)
@@ -197,11 +181,7 @@ export function SettingsPage({ project, onSaved }: { project: Project; onSaved: 
   );
 }
 
-interface Member {
-  id: number;
-  user: { id: number; username: string };
-  role: string;
-}
+type Member = Schemas["Membership"];
 
 export function MembersPage({ projectId }: { projectId: number }) {
   const [members, setMembers] = useState<Member[]>([]);
@@ -282,7 +262,7 @@ export function ImportPage({ projectId }: { projectId: number }) {
   const [kind, setKind] = useState("ranking_items");
   const [format, setFormat] = useState("jsonl");
   const [file, setFile] = useState<File | null>(null);
-  const [result, setResult] = useState<Record<string, number> | null>(null);
+  const [result, setResult] = useState<Schemas["ImportResult"] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
@@ -351,24 +331,9 @@ export function ImportPage({ projectId }: { projectId: number }) {
   );
 }
 
-interface Demo {
-  id: number;
-  user: number;
-  guideline_version: number;
-  messages: { role: string; content: string }[];
-  text: string;
-  review_status: string;
-  created_at: string;
-}
+type Demo = Schemas["Demonstration"];
 
-interface WrittenDialogue {
-  id: number;
-  user: number;
-  guideline_version: number;
-  messages: { role: string; content: string }[];
-  review_status: string;
-  created_at: string;
-}
+type WrittenDialogue = Schemas["Dialogue"];
 
 type ReviewKind = "demonstrations" | "dialogues";
 

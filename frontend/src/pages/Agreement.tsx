@@ -1,27 +1,8 @@
 // Agreement between labelers and accuracy on gold tasks: overall, by guideline version, per labeler, per day.
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 
-interface Stats {
-  pairwise_agreement: number | null;
-  kendall_tau_b: number | null;
-  comparisons: number;
-  answer_pairs: number;
-  krippendorff_alpha?: number | null;
-}
-
-interface Report {
-  overall: Stats & { tasks_with_several_labelers: number; gold_rankings: number; gold_accuracy: number | null };
-  by_guideline_version: (Stats & { guideline_version: number })[];
-  labelers: (Stats & {
-    user_id: number;
-    username: string | null;
-    gold_rankings: number;
-    gold_accuracy: number | null;
-    gold_exact: number | null;
-  })[];
-  trend: (Stats & { day: string })[];
-}
+type Report = Schemas["AgreementReport"];
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 const num = (v: number | null | undefined) => (v === null || v === undefined ? "–" : v.toFixed(3));

@@ -1,25 +1,9 @@
 // The project's audit trail, for its admins: who changed settings, members, guidelines, imported, exported,
 // started or cancelled runs, made tokens or reviewed, and when. Everything is rendered as text.
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 
-interface AuditEvent {
-  id: number;
-  action: string;
-  actor: { id: number; username: string } | null;
-  target_type: string;
-  target_id: string;
-  details: Record<string, unknown>;
-  ip: string | null;
-  created_at: string;
-}
-
-interface Page {
-  count: number;
-  next: string | null;
-  previous: string | null;
-  results: AuditEvent[];
-}
+type Page = Schemas["PaginatedAuditEventList"];
 
 const ACTIONS = [
   "project.create",

@@ -1,13 +1,9 @@
 // Admins open dialogue tasks: a number of blank ones, or one per selected prompt (its turns are the opening).
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { dialogueTasksBody, DialogueTasksForm, openedSummary, toggleSelected } from "../dialogueTasks";
 
-interface PromptRow {
-  id: number;
-  external_id: string;
-  messages: { role: string; content: string }[];
-}
+type PromptRow = Schemas["Prompt"];
 
 function preview(p: PromptRow): string {
   const last = p.messages[p.messages.length - 1]?.content ?? "";
@@ -36,7 +32,7 @@ export function DialogueTasksCard({ projectId }: { projectId: number }) {
     }
     setBusy(true);
     try {
-      const tasks = await api<{ id: number; prompt: number | null }[]>(
+      const tasks = await api<Schemas["TaskAdmin"][]>(
         "POST",
         `/api/projects/${projectId}/dialogue-tasks/`,
         built.body,

@@ -1,10 +1,10 @@
 // Generation jobs of a project, for admins: sample K answers per prompt from a registered model (locally on the
 // gpu queue, or from an OpenAI-compatible endpoint), watch the progress, cancel and resume.
 import { useEffect, useState } from "react";
-import { api, ApiError, GenerationJob, InferenceEndpoint, Project } from "../api";
+import { api, ApiError, GenerationJob, InferenceEndpoint, Project, type Schemas } from "../api";
 import { canResume, isActive, jobProgress, jobRequest } from "../generation";
 
-interface RegisteredModel { id: number; name: string; kind: string }
+type RegisteredModel = Schemas["RegisteredModel"];
 
 const message = (e: unknown) =>
   e instanceof ApiError ? [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)].join("\n") : String(e);

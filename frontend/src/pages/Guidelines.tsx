@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { api, ApiError, Guideline, Me, Project } from "../api";
+import { api, ApiError, Guideline, Me, Project, type Schemas } from "../api";
 import { Markdown } from "../markdown";
 
 function flagsToText(flags: Guideline["flags"]): string {
@@ -18,12 +18,7 @@ function textToFlags(text: string): Guideline["flags"] {
 }
 
 /** Annotations made under one guideline version (GET …/guidelines/usage/, reviewers and admins). */
-interface Usage {
-  version: number;
-  rankings: number;
-  demonstrations: number;
-  written_prompts: number;
-}
+type Usage = Schemas["GuidelineUsage"];
 
 export function GuidelinesPage({ projectId, me }: { projectId: number; me: Me }) {
   const [project, setProject] = useState<Project | null>(null);

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "react";
-import { api, Me, Project } from "../api";
+import { api, Me, Project, type Schemas } from "../api";
 import { Link } from "../router";
 import { WorkPage } from "./Work";
 import { GuidelinesPage } from "./Guidelines";
@@ -10,7 +10,7 @@ import { RoundsPage } from "./Rounds";
 import { AuditPage } from "./Audit";
 import { DashboardPage, ImportPage, MembersPage, ReviewPage, SettingsPage } from "./Admin";
 
-type Role = "labeler" | "reviewer" | "admin";
+type Role = Schemas["RoleEnum"];
 const RANK: Record<Role, number> = { labeler: 1, reviewer: 2, admin: 3 };
 
 // A project's pages, one tab each, shown to the roles that may use them. Later pages (agreement, exports,

@@ -1,19 +1,13 @@
 import { useEffect, useState } from "react";
-import { api, ApiError, Assignment } from "../api";
+import { api, ApiError, Assignment, type Schemas } from "../api";
 import { Link, navigate } from "../router";
 import { RankingTask } from "./RankingTask";
 import { DemonstrationTask } from "./DemonstrationTask";
 import { Outcome } from "./Work";
 
-interface Stored {
-  id: number;
-  tiers?: number[][];
-  ratings?: Record<string, number>;
-  flags?: Record<string, string[]>;
-  text?: string;
-  guideline_version: number;
-  task_open: boolean;
-}
+/** The labeler's own annotation (a ranking or a demonstration here), with the fields this page reads. */
+type Stored = Schemas["MyAnnotation"] &
+  Partial<Pick<Schemas["MyRanking"], "tiers" | "ratings" | "flags"> & Pick<Schemas["MyDemonstration"], "text">>;
 
 /** Revise work submitted earlier, while its task is still open; the server keeps the earlier version. */
 export function RevisePage({ assignmentId }: { assignmentId: number }) {

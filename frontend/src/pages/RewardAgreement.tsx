@@ -1,21 +1,10 @@
 // The reward model's agreement with the newest human rankings, for the admin dashboard, with a hint when it
 // is time to retrain and a button that scores the candidates it has not scored yet (a job on the gpu queue).
 import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type ResponseOf, type Schemas } from "../api";
 
-export interface RMAgreement {
-  reward_model: { id: number; name: string };
-  since: string;
-  accuracy: number | null;
-  pairs: number;
-  rankings: number;
-  unscored_pairs: number;
-  new_rankings: number;
-  rankings_before: number;
-  retrain: boolean;
-  reasons: string[];
-}
-interface ScoringJob { id: number; reward_model: number; status: string; total: number; scored: number; error: string }
+export type RMAgreement = Schemas["RMAgreement"];
+type ScoringJob = Schemas["ScoringJob"];
 
 const message = (e: unknown) =>
   e instanceof ApiError ? [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)].join("\n") : String(e);
@@ -27,7 +16,7 @@ export function RewardAgreementCard({ projectId }: { projectId: number }) {
   const [jobs, setJobs] = useState<ScoringJob[]>([]);
   const [error, setError] = useState("");
   const load = useCallback(() => {
-    api<{ models: RMAgreement[] }>("GET", `/api/projects/${projectId}/rm-agreement/`).then((d) => setModels(d.models), (e) => setError(message(e)));
+    api<ResponseOf<"/api/projects/{project_id}/rm-agreement/", "get">>("GET", `/api/projects/${projectId}/rm-agreement/`).then((d) => setModels(d.models), (e) => setError(message(e)));
     api<ScoringJob[]>("GET", `/api/projects/${projectId}/scoring-jobs/`).then(setJobs, () => setJobs([]));
   }, [projectId]);
   useEffect(() => {

@@ -2,23 +2,11 @@
 // the generation job and its ranking tasks, then the snapshots and runs (reward model, DPO) trained on them, and
 // how well the reward model in use agreed with the round's rankings.
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 import { percent } from "./RewardAgreement";
 
-interface ModelRef { id: number; name: string; kind: string }
-interface RunRef { id: number; kind: string; status: string; finished_at: string | null; model: ModelRef | null }
-interface SnapshotRef { id: number; version: number; kind: string; created_at: string }
-export interface Round {
-  number: number;
-  sampling: { model: ModelRef; run: RunRef | null; snapshot: SnapshotRef | null };
-  generation_job: { id: number; status: string; created_at: string; finished_at: string | null; prompts_total: number; prompts_done: number };
-  tasks: number;
-  ranked_tasks: number;
-  rankings: number;
-  first_ranking_at: string | null;
-  snapshots: (SnapshotRef & { runs: RunRef[] })[];
-  reward_model: (ModelRef & { accuracy: number | null; pairs: number; unscored_pairs: number }) | null;
-}
+type RunRef = Schemas["RoundRun"];
+export type Round = Schemas["Round"];
 
 const message = (e: unknown) => (e instanceof ApiError ? e.message : String(e));
 const day = (iso: string | null) => (iso ? new Date(iso).toLocaleDateString() : "");

@@ -1,37 +1,13 @@
 // Datasets (snapshots) and training runs of a project, for admins: build a snapshot, register a model, start a
 // run, watch its curves live, cancel it, compare runs and trace a model back to its data.
 import { useEffect, useState } from "react";
-import { api, ApiError } from "../api";
+import { api, ApiError, type Schemas } from "../api";
 
-interface Snapshot {
-  id: number;
-  version: number;
-  kind: string;
-  status: string;
-  error: string;
-  counts: Record<string, { records: number; prompts: number }>;
-  created_at: string;
-}
-interface RegisteredModel {
-  id: number; name: string; kind: string; source: "hub" | "root" | "run"; root: string; path: string;
-  reference: string; produced_by: number | null;
-}
-interface Metric { id: number; kind: string; step: number; values: Record<string, number> }
-interface Run {
-  id: number;
-  kind: string;
-  snapshot: number;
-  base_model: number;
-  status: string;
-  step: number;
-  total_steps: number;
-  last_metrics: Record<string, number>;
-  final_metrics: Record<string, number>;
-  error: string;
-  hyperparams: Record<string, unknown>;
-  gpus: number;
-  metrics?: Metric[];
-}
+type Snapshot = Schemas["Snapshot"];
+type RegisteredModel = Schemas["RegisteredModel"];
+type Metric = Schemas["RunMetric"];
+/** A run as listed, or with its metrics (GET runs/{id}/). */
+type Run = Schemas["TrainingRun"] & Partial<Pick<Schemas["TrainingRunDetail"], "metrics">>;
 
 const COLORS = ["#2f5bea", "#d9480f", "#2b8a3e", "#862e9c", "#e8590c"];
 const message = (e: unknown) =>
@@ -120,7 +96,7 @@ function StartRun({ projectId, snapshots, models, reload }: {
   const [model, setModel] = useState({ name: "", kind: "base", root: "", path: "", gguf_file: "" });
   const [roots, setRoots] = useState<string[]>([]);
   useEffect(() => {
-    api<{ name: string }[]>("GET", `/api/projects/${projectId}/model-roots/`).then((rs) => setRoots(rs.map((r) => r.name)));
+    api<Schemas["ModelRoot"][]>("GET", `/api/projects/${projectId}/model-roots/`).then((rs) => setRoots(rs.map((r) => r.name)));
   }, [projectId]);
   const [error, setError] = useState("");
   const start = () => {
@@ -170,7 +146,7 @@ function StartRun({ projectId, snapshots, models, reload }: {
 
 function RunDetail({ projectId, runId, onChange }: { projectId: number; runId: number; onChange: () => void }) {
   const [run, setRun] = useState<Run | null>(null);
-  const [lineage, setLineage] = useState<any>(null);
+  const [lineage, setLineage] = useState<Schemas["RunLineage"] | null>(null);
   useEffect(() => {
     let metrics: Metric[] = [];
     let stop = false;
@@ -183,7 +159,7 @@ function RunDetail({ projectId, runId, onChange }: { projectId: number; runId: n
       });
     };
     poll();
-    api("GET", `/api/projects/${projectId}/runs/${runId}/lineage/`).then(setLineage);
+    api<Schemas["RunLineage"]>("GET", `/api/projects/${projectId}/runs/${runId}/lineage/`).then(setLineage);
     return () => { stop = true; };
   }, [projectId, runId]);
   if (!run) return <p>Loading…</p>;

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, ApiError, Assignment, Guideline, serverNow } from "../api";
+import { api, ApiError, Assignment, Guideline, type Schemas, serverNow } from "../api";
 import { Markdown } from "../markdown";
 import { Link } from "../router";
 import { RankingTask } from "./RankingTask";
@@ -8,12 +8,7 @@ import { PromptTask } from "./PromptTask";
 import { DialogueTask } from "./DialogueTask";
 import { usablePrefetched } from "../prefetch";
 
-export interface Stats {
-  submitted_today: number;
-  skipped_today: number;
-  submitted_total: number;
-  median_seconds: number | null;
-}
+export type Stats = Schemas["MyStats"];
 
 export type Outcome = { kind: "submitted" } | { kind: "lost"; message: string };
 

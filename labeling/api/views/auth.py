@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.errors import error_response
 from labeling.api.permissions import Authenticated, NotScopedToken, SiteStaff, token_project_id
 from labeling.api.serializers import LoginSerializer
 from labeling.auditlog.context import client_ip
@@ -36,7 +37,15 @@ MeSerializer = inline_serializer(
         "id": serializers.IntegerField(),
         "username": serializers.CharField(),
         "is_staff": serializers.BooleanField(),
-        "projects": serializers.ListField(child=serializers.DictField()),
+        "projects": inline_serializer(
+            "MyProject",
+            {
+                "id": serializers.IntegerField(),
+                "name": serializers.CharField(),
+                "role": serializers.CharField(),
+            },
+            many=True,
+        ),
     },
 )
 
@@ -72,19 +81,16 @@ class LoginView(APIView):
             return Response(_me(user))
         wait = signin_retry_after(username=body.validated_data["username"], ip=client_ip(request))
         if wait is None:
-            return Response(
-                {"detail": "Wrong username or password.", "code": "bad_credentials"},
-                status=status.HTTP_400_BAD_REQUEST,
+            return error_response(
+                "Wrong username or password.", "bad_credentials", status.HTTP_400_BAD_REQUEST
             )
         later = f"{wait} seconds" if wait < 120 else f"{(wait + 59) // 60} minutes"
-        return Response(
-            {
-                "detail": f"Too many failed sign-ins; try again in {later}.",
-                "code": "locked_out",
-                "retry_after": wait,
-            },
-            status=status.HTTP_429_TOO_MANY_REQUESTS,
+        return error_response(
+            f"Too many failed sign-ins; try again in {later}.",
+            "locked_out",
+            status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(wait)},
+            retry_after=wait,
         )
 
 

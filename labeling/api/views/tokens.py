@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from labeling.api import serializers as s
 from labeling.api.permissions import Authenticated, NotScopedToken, project_for_request
 from labeling.models import ApiToken, Role
+from labeling.services.errors import forbidden
 from labeling.services.tokens import api_token_create, api_token_revoke
 
 
@@ -30,10 +31,7 @@ class TokenListView(APIView):
     )
     def post(self, request):
         if isinstance(request.auth, ApiToken):
-            return Response(
-                {"detail": "Tokens are created from a signed-in session, not with another token."},
-                status=status.HTTP_403_FORBIDDEN,
-            )
+            raise forbidden("Tokens are created from a signed-in session, not with another token.")
         body = s.ApiTokenWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         project = None

@@ -1,7 +1,7 @@
 """The labeler's loop: next task, submit, skip; and their own assignments."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -83,6 +83,19 @@ class AssignmentDetailView(MyAssignmentsMixin, APIView):
         return Response(assignment_payload(get_object_or_404(queryset, pk=assignment_id)))
 
 
+# What a submit stores, by the task's kind: a ranking, a demonstration, a written prompt or a dialogue.
+SUBMIT_RESULT = PolymorphicProxySerializer(
+    component_name="SubmitResult",
+    serializers=[
+        s.RankingSerializer,
+        s.LabelerDemonstrationSerializer,
+        s.WrittenPromptResultSerializer,
+        s.DialogueSerializer,
+    ],
+    resource_type_field_name=None,
+)
+
+
 class SubmitView(APIView):
     """Submit the work of an assignment. Idempotent by `client_id`: a repeat returns the stored annotation (200)."""
 
@@ -94,7 +107,7 @@ class SubmitView(APIView):
         TaskKind.DIALOGUE: s.DialogueSerializer,
     }
 
-    @extend_schema(request=s.SubmitSerializer, responses={201: dict, 200: dict})
+    @extend_schema(request=s.SubmitSerializer, responses={201: SUBMIT_RESULT, 200: SUBMIT_RESULT})
     def post(self, request, assignment_id: int):
         body = s.SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)

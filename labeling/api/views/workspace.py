@@ -1,7 +1,7 @@
 """What the browser workspace needs beyond the labeling loop: drafts, the labeler's figures, revising past work."""
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,6 +12,7 @@ from labeling.api.permissions import Authenticated, ProjectRole, token_project_i
 from labeling.models import Demonstration, Dialogue, Ranking, Role, TaskKind, TaskStatus
 from labeling.selectors import annotation_for_assignment, assignments_for_user, draft_for, labeler_stats
 from labeling.services.drafts import draft_save
+from labeling.services.errors import not_found
 from labeling.services.revisions import annotation_revise
 
 
@@ -36,7 +37,7 @@ class DraftView(APIView):
         assignment = self._assignment(request, assignment_id)
         draft = draft_for(request.user, assignment.pk)
         if draft is None:
-            return Response({"detail": "No draft.", "code": "not_found"}, status=404)
+            raise not_found("No draft.")
         return Response(DraftSerializer(draft).data)
 
     @extend_schema(request=DraftSerializer, responses=DraftSerializer)
@@ -66,6 +67,40 @@ class MyStatsView(APIView):
         return Response(labeler_stats(request.user, self.project))
 
 
+class MyRankingSerializer(s.RankingSerializer):
+    task_open = serializers.BooleanField(help_text="Whether the task is still open, i.e. can be revised.")
+
+    class Meta(s.RankingSerializer.Meta):
+        fields = [*s.RankingSerializer.Meta.fields, "task_open"]
+
+
+class MyDemonstrationSerializer(s.LabelerDemonstrationSerializer):
+    task_open = serializers.BooleanField(help_text="Whether the task is still open, i.e. can be revised.")
+
+    class Meta(s.LabelerDemonstrationSerializer.Meta):
+        fields = [*s.LabelerDemonstrationSerializer.Meta.fields, "task_open"]
+
+
+class MyDialogueSerializer(s.DialogueSerializer):
+    task_open = serializers.BooleanField(help_text="Whether the task is still open, i.e. can be revised.")
+
+    class Meta(s.DialogueSerializer.Meta):
+        fields = [*s.DialogueSerializer.Meta.fields, "task_open"]
+
+
+# The labeler's own annotation, by the task's kind (schema only: `labeler_view` shapes the data).
+MY_ANNOTATION = PolymorphicProxySerializer(
+    component_name="MyAnnotation",
+    serializers=[MyRankingSerializer, MyDemonstrationSerializer, MyDialogueSerializer],
+    resource_type_field_name=None,
+)
+REVISED_ANNOTATION = PolymorphicProxySerializer(
+    component_name="RevisedAnnotation",
+    serializers=[s.RankingSerializer, s.LabelerDemonstrationSerializer, s.DialogueSerializer],
+    resource_type_field_name=None,
+)
+
+
 def labeler_view(annotation: Ranking | Demonstration | Dialogue) -> dict:
     """The user's own annotation as they made it: a ranking names its answers by the labeler's ids."""
     if isinstance(annotation, Ranking):
@@ -83,14 +118,12 @@ class MyAnnotationView(APIView):
         TaskKind.DIALOGUE: s.DialogueSerializer,
     }
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=MY_ANNOTATION)
     def get(self, request, assignment_id: int):
         assignment = DraftView()._assignment(request, assignment_id)
         annotation = annotation_for_assignment(request.user, assignment)
         if annotation is None:
-            return Response(
-                {"detail": "Nothing submitted on this assignment.", "code": "not_found"}, status=404
-            )
+            raise not_found("Nothing submitted on this assignment.")
         data = labeler_view(annotation)
         return Response({**data, "task_open": assignment.task.status == TaskStatus.OPEN})
 
@@ -98,7 +131,7 @@ class MyAnnotationView(APIView):
 class ReviseView(APIView):
     permission_classes = [Authenticated]
 
-    @extend_schema(request=s.SubmitSerializer, responses=dict)
+    @extend_schema(request=s.SubmitSerializer, responses=REVISED_ANNOTATION)
     def post(self, request, assignment_id: int):
         body = s.SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
