@@ -1,11 +1,12 @@
 """Reads shared by views, services and dashboards."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from labeling.models import Assignment, AssignmentStatus, Guideline, Project, TaskStatus
+from labeling.models import Assignment, AssignmentStatus, Guideline, Project, Task, TaskStatus
+from labeling.services.assignment import served_kinds_filter
 from labeling.services.errors import not_found
 
 
@@ -85,7 +86,21 @@ def labeler_stats(user: AbstractBaseUser, project: Project) -> dict:
         "skipped_today": skipped_today,
         "submitted_total": total,
         "median_seconds": round(middle, 1) if middle is not None else None,
+        **labeler_progress(user, project),
     }
+
+
+def labeler_progress(user: AbstractBaseUser, project: Project) -> dict[str, int]:
+    """The workspace's "12 of 40 left": tasks of the kinds the project serves (`tasks_total`), and the open ones
+    this labeler has neither submitted nor skipped (`tasks_left`, the one in hand included). One query."""
+    done = Assignment.objects.filter(
+        task_id=OuterRef("pk"), user=user, status__in=[AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED]
+    )
+    tasks = Task.objects.filter(project=project).filter(served_kinds_filter(project))
+    return tasks.aggregate(
+        tasks_total=Count("id"),
+        tasks_left=Count("id", filter=Q(status=TaskStatus.OPEN) & ~Exists(done)),
+    )
 
 
 def project_dashboard(project: Project, *, hours: int = 48) -> dict:

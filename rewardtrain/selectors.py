@@ -79,6 +79,21 @@ def snapshot_file(snapshot: Snapshot, file_name: str) -> SnapshotFile:
     return SnapshotFile(key, checksum, _content_type(file_name))
 
 
+def snapshot_downloads(snapshot: Snapshot) -> list[str]:
+    """The files of a ready snapshot worth offering: those of its non-empty splits, then its manifest. (Snapshots
+    built before empty splits were left out still list an empty `validation.jsonl`: it is not offered.)"""
+    if snapshot.status != SnapshotStatus.READY:
+        return []
+    manifest = snapshot.manifest or {}
+    splits = manifest.get("splits") or {}
+
+    def empty(file_name: str) -> bool:
+        split = file_name.partition(".")[0]
+        return split in splits and not splits[split].get("records")
+
+    return [name for name in sorted(manifest.get("files") or {}) if not empty(name)] + [MANIFEST]
+
+
 def snapshot_records_page(snapshot: Snapshot, *, split: str, offset: int, limit: int) -> dict[str, Any]:
     """Records `offset` to `offset + limit` of a split, read from its JSONL file."""
     _ready(snapshot)
@@ -87,6 +102,8 @@ def snapshot_records_page(snapshot: Snapshot, *, split: str, offset: int, limit:
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
         raise invalid(f"offset must be 0 or more and limit from 1 to {MAX_PAGE}.")
     count = snapshot.manifest["splits"][split]["records"]
+    if count == 0:  # an empty split has no stored file (`write_snapshot_files`)
+        return {"count": 0, "split": split, "offset": offset, "next_offset": None, "results": []}
     try:
         with storage.open_file(snapshot_key(snapshot, f"{split}.jsonl")) as fh:
             # A stored file iterates by lines (bytes, which json reads as UTF-8).

@@ -167,6 +167,7 @@ EXPECTED: dict[str, Rule] = {
     "model-list": project(A),
     "model-root-list": project(A),  # root names only, never host paths
     "run-list": project(A),
+    "run-options": project(A),
     "run-detail": project(A),
     "run-cancel": project(A),
     "run-lineage": project(A),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canResume, isActive, jobProgress, jobRequest } from "./generation";
+import { canResume, isActive, jobDuration, jobProgress, jobRequest } from "./generation";
 
 describe("generation jobs", () => {
   it("counts stored and skipped prompts as progress", () => {
@@ -34,5 +34,15 @@ describe("generation jobs", () => {
       expect(Object.keys(body)).not.toContain("endpoint_url");
       expect(Object.keys(body)).not.toContain("api_key_env");
     }
+  });
+});
+
+describe("jobDuration", () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+  it("counts from the start to the end, or to now while running", () => {
+    expect(jobDuration({ started_at: null, finished_at: null }, 0)).toBe("–");
+    expect(jobDuration({ started_at: at(0), finished_at: at(42) }, 0)).toBe("42 s");
+    expect(jobDuration({ started_at: at(0), finished_at: at(65) }, 0)).toBe("1 min 05 s");
+    expect(jobDuration({ started_at: at(0), finished_at: null }, Date.parse(at(3725)))).toBe("1 h 02 min");
   });
 });

@@ -45,3 +45,13 @@ export function jobRequest(form: Record<string, string>): Record<string, unknown
   }
   return body;
 }
+
+/** How long a job ran ("1 min 05 s"), or has been running so far (`now` in ms); "–" before it starts. */
+export function jobDuration(job: Pick<GenerationJob, "started_at" | "finished_at">, now: number): string {
+  if (!job.started_at) return "–";
+  const end = job.finished_at ? Date.parse(job.finished_at) : now;
+  const s = Math.max(0, Math.round((end - Date.parse(job.started_at)) / 1000));
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${String(s % 60).padStart(2, "0")} s` : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}

@@ -18,4 +18,19 @@ describe("untrusted markdown", () => {
     expect(out).toContain("<pre><code");
     expect(out).toContain("&lt;b&gt;hi&lt;/b&gt;");
   });
+
+  it("keeps single line breaks as typed, and blank lines as paragraphs", () => {
+    expect(renderMarkdown("Thanks!\nAlex")).toBe("<p>Thanks!<br>\nAlex</p>\n");
+    expect(renderMarkdown("one\n\ntwo")).toBe("<p>one</p>\n<p>two</p>\n");
+  });
+
+  it("can show links as text with their address, with nothing to focus", () => {
+    const out = renderMarkdown("See [the docs](https://example.org/a?b=1&c=<2>) or https://example.com.", {
+      plainLinks: true,
+    });
+    expect(out).not.toMatch(/<a /);
+    expect(out).toContain('<span class="md-link">the docs</span> <span class="md-href">(https://example.org/a?b=1&amp;c=%3C2%3E)</span>');
+    expect(out).toContain('<span class="md-link">https://example.com</span>.');
+    expect(renderMarkdown("[x](javascript:alert(1))", { plainLinks: true })).not.toMatch(/<a |href|md-link/);
+  });
 });

@@ -3,13 +3,34 @@
 // Its output is therefore escaped-by-construction HTML; nothing else is ever passed to innerHTML.
 import MarkdownIt from "markdown-it";
 
-const md = new MarkdownIt({ html: false, linkify: true, breaks: false, typographer: false });
+// breaks: a single line break shows as one, as the labeler typed it ("Thanks!\nAlex" stays two lines).
+const md = new MarkdownIt({ html: false, linkify: true, breaks: true, typographer: false });
 const defaultLinkOpen =
   md.renderer.rules.link_open || ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options));
-md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+const defaultLinkClose =
+  md.renderer.rules.link_close || ((tokens, idx, options, _env, self) => self.renderToken(tokens, idx, options));
+/** Render-time options. `plainLinks`: links as text with their address (inside an answer that is a listbox
+ * option, whose content may hold nothing focusable). */
+interface RenderEnv {
+  plainLinks?: boolean;
+  hrefs?: string[];
+}
+md.renderer.rules.link_open = (tokens, idx, options, env: RenderEnv, self) => {
+  if (env.plainLinks) {
+    (env.hrefs ??= []).push(tokens[idx].attrGet("href") ?? "");
+    return '<span class="md-link">';
+  }
   tokens[idx].attrSet("rel", "noopener noreferrer nofollow");
   tokens[idx].attrSet("target", "_blank");
   return defaultLinkOpen(tokens, idx, options, env, self);
+};
+md.renderer.rules.link_close = (tokens, idx, options, env: RenderEnv, self) => {
+  if (!env.plainLinks) return defaultLinkClose(tokens, idx, options, env, self);
+  const href = env.hrefs?.pop() ?? "";
+  const text = tokens[idx - 1]?.type === "text" ? tokens[idx - 1].content : "";
+  // A bare address (linkify) already shows itself; a named link shows where it points.
+  const shown = href && text !== href && "mailto:" + text !== href && "http://" + text !== href;
+  return "</span>" + (shown ? ` <span class="md-href">(${md.utils.escapeHtml(href)})</span>` : "");
 };
 // No remote images from untrusted text: render the alt text and the address instead.
 md.renderer.rules.image = (tokens, idx) => {
@@ -17,10 +38,16 @@ md.renderer.rules.image = (tokens, idx) => {
   return md.utils.escapeHtml(`[image: ${t.content || ""} ${t.attrGet("src") || ""}]`);
 };
 
-export function renderMarkdown(text: string): string {
-  return md.render(text ?? "");
+export function renderMarkdown(text: string, opts: { plainLinks?: boolean } = {}): string {
+  const env: RenderEnv = { plainLinks: !!opts.plainLinks };
+  return md.render(text ?? "", env);
 }
 
-export function Markdown({ text, className }: { text: string; className?: string }) {
-  return <div className={"md " + (className ?? "")} dangerouslySetInnerHTML={{ __html: renderMarkdown(text) }} />;
+export function Markdown({ text, className, plainLinks }: { text: string; className?: string; plainLinks?: boolean }) {
+  return (
+    <div
+      className={"md " + (className ?? "")}
+      dangerouslySetInnerHTML={{ __html: renderMarkdown(text, { plainLinks }) }}
+    />
+  );
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   advanceToUnranked,
+  describeChange,
   dropInto,
   flagIndexForKey,
   flagKey,
@@ -131,5 +132,34 @@ describe("revising", () => {
     const s = fromStored([1, 2, 3, 4], true, { tiers: [[2], [1, 3], [4]], ratings: { 3: 5 }, flags: { 3: ["hallucination"] } });
     expect(tiersOf(s)).toEqual([[2], [1, 3], [4]]);
     expect(toPayload(s)).toEqual({ tiers: [[2], [1, 3], [4]], ratings: { 3: 5 }, flags: { 3: ["hallucination"] } });
+  });
+});
+
+describe("what a screen reader hears", () => {
+  const letters = (id: number) => "ABCD"[id - 10];
+  const label = (key: string) => key.replace("_", " ");
+  const say = (a: ReturnType<typeof initialState>, b: ReturnType<typeof initialState>) =>
+    describeChange(a, b, letters, label, 7);
+
+  it("names the answer, its rank and its ties", () => {
+    const s0 = initialState([10, 11, 12, 13], true);
+    const s1 = setRank(s0, 10, 2);
+    expect(say(s0, s1)).toBe("A: rank 2");
+    const s2 = setRank(s1, 12, 2);
+    expect(say(s1, s2)).toBe("C: rank 2, tied with A");
+    expect(say(s2, setRank(s2, 12, null))).toBe("C: unranked");
+  });
+
+  it("says both answers of a swap, ratings and flags, and nothing for a selection move", () => {
+    let s = setRank(setRank(initialState([10, 11, 12, 13], false), 10, 1), 11, 2);
+    expect(say(s, setRank(s, 11, 1))).toBe("A: rank 2; B: rank 1");
+    const rated = setRating(s, 12, 5, scale);
+    expect(say(s, rated)).toBe("C: rated 5 of 7");
+    expect(say(rated, setRating(rated, 12, null, scale))).toBe("C: rating cleared");
+    const flagged = toggleFlag(s, 13, "harmful_advice");
+    expect(say(s, flagged)).toBe("D: flagged harmful advice");
+    expect(say(flagged, toggleFlag(flagged, 13, "harmful_advice"))).toBe("D: flag harmful advice removed");
+    s = moveSelection(s, 1);
+    expect(say(moveSelection(s, -1), s)).toBe("");
   });
 });

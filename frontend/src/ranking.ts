@@ -183,3 +183,33 @@ export function flagIndexForKey(key: string, count: number): number | null {
   else return null;
   return i < count ? i : null;
 }
+
+/**
+ * What a screen reader should hear after `before` became `after`: each answer whose rank, rating or flags
+ * changed ("C: rank 2, tied with A"), joined by "; ". Empty when only the selection moved.
+ */
+export function describeChange(
+  before: RankingState,
+  after: RankingState,
+  letterOf: (id: number) => string,
+  flagLabel: (key: string) => string,
+  ratingMax: number,
+): string {
+  const parts: string[] = [];
+  for (const id of after.ids) {
+    const name = letterOf(id);
+    const rank = after.ranks[id];
+    if (rank !== before.ranks[id]) {
+      const ties = after.ids.filter((x) => x !== id && rank != null && after.ranks[x] === rank).map(letterOf);
+      parts.push(rank == null ? `${name}: unranked` : `${name}: rank ${rank}${ties.length ? `, tied with ${ties.join(", ")}` : ""}`);
+    }
+    const rating = after.ratings[id];
+    if (rating !== before.ratings[id])
+      parts.push(rating == null ? `${name}: rating cleared` : `${name}: rated ${rating} of ${ratingMax}`);
+    const was = before.flags[id] ?? [];
+    const now = after.flags[id] ?? [];
+    for (const key of now) if (!was.includes(key)) parts.push(`${name}: flagged ${flagLabel(key)}`);
+    for (const key of was) if (!now.includes(key)) parts.push(`${name}: flag ${flagLabel(key)} removed`);
+  }
+  return parts.join("; ");
+}

@@ -83,6 +83,12 @@ def _disabled_kinds(project: Project) -> list[str]:
     return kinds if project.dialogue_tasks_enabled else [*kinds, TaskKind.DIALOGUE]
 
 
+def served_kinds_filter(project: Project) -> Q:
+    """Tasks of the kinds the project serves to labelers now (the claim's own rule, for counting them)."""
+    kinds = _disabled_kinds(project)
+    return ~Q(kind__in=kinds) if kinds else Q()
+
+
 def _next_in_queue(
     user: AbstractBaseUser,
     project: Project,

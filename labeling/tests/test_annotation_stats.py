@@ -62,10 +62,11 @@ def test_medians_counts_and_hours_over_all_kinds():
 
     stats = labeler_stats(a, project)
     assert (stats["submitted_total"], stats["median_seconds"]) == (4, 17.5)
-    # The labeler's figures: the two grouped queries, whatever the number of annotations or kinds.
+    # The labeler's figures: the two grouped queries and the progress count, whatever the number of annotations
+    # or kinds.
     with CaptureQueriesContext(connection) as queries:
         labeler_stats(b, project)
-    assert len(queries) == 2
+    assert len(queries) == 3
     board = project_dashboard(project, hours=72)
     by_user = {row["user_id"]: row for row in board["labelers"]}
     assert by_user[b.pk]["median_seconds"] == round(expected[b.pk], 1)

@@ -76,7 +76,42 @@ def test_my_stats_counts_today_and_median(leased):
     body = {"client_id": new_client_id(), "text": "An answer.", "seconds_spent": 30}
     assert client.post(f"/api/assignments/{aid}/submit/", body, format="json").status_code == 201
     stats = client.get(f"/api/projects/{project.pk}/my-stats/").json()
-    assert stats == {"submitted_today": 1, "skipped_today": 0, "submitted_total": 1, "median_seconds": 30.0}
+    assert stats == {
+        "submitted_today": 1,
+        "skipped_today": 0,
+        "submitted_total": 1,
+        "median_seconds": 30.0,
+        "tasks_left": 1,
+        "tasks_total": 2,
+    }
+
+
+def test_my_stats_counts_tasks_left_for_this_labeler(leased):
+    """Left: open tasks this labeler has not submitted or skipped, of the kinds served now; the one in hand
+    counts. Another labeler's work does not change it; a disabled kind is left out of both counts."""
+    from labeling.models import Task, TaskKind
+
+    project, _labeler, client, aid = leased
+    import_ranking_tasks(project, 2)
+    url = f"/api/projects/{project.pk}/my-stats/"
+    assert _progress(client.get(url).json()) == (4, 4)
+    assert (
+        client.post(f"/api/assignments/{aid}/skip/", {"reason": "not my topic"}, format="json").status_code
+        == 200
+    )
+    assert _progress(client.get(url).json()) == (3, 4)
+    other = client_for(add_member(project, Role.LABELER))
+    other_lease = other.post(f"/api/projects/{project.pk}/assignments/next/").json()
+    other.post(f"/api/assignments/{other_lease['id']}/skip/", {"reason": "no"}, format="json")
+    assert _progress(client.get(url).json()) == (3, 4)
+    Task.objects.filter(project=project, kind=TaskKind.RANKING).update(kind=TaskKind.DIALOGUE)
+    project.dialogue_tasks_enabled = False
+    project.save(update_fields=["dialogue_tasks_enabled"])
+    assert _progress(client.get(url).json()) == (1, 2)
+
+
+def _progress(stats: dict) -> tuple[int, int]:
+    return stats["tasks_left"], stats["tasks_total"]
 
 
 def test_my_stats_refused_to_non_members(leased):

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rewardtrain.api.base import ErrorDetailField
 from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotKind
 from rewardtrain.params import FORMATS, LABELER_MODES, SFT_STATUSES
+from rewardtrain.selectors import snapshot_downloads
 
 
 class SnapshotSettingsSerializer(serializers.Serializer):
@@ -41,6 +42,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
         source="created_by.username", default=None, read_only=True, allow_null=True
     )
     counts = serializers.SerializerMethodField()
+    files = serializers.SerializerMethodField()
     error_detail = ErrorDetailField()
 
     class Meta:
@@ -55,6 +57,7 @@ class SnapshotSerializer(serializers.ModelSerializer):
             "error_detail",
             "params",
             "counts",
+            "files",
             "created_by",
             "created_at",
             "started_at",
@@ -65,6 +68,16 @@ class SnapshotSerializer(serializers.ModelSerializer):
     def get_counts(self, snapshot: Snapshot) -> dict:
         splits = snapshot.manifest.get("splits", {})
         return {name: {"records": s["records"], "prompts": s["prompts"]} for name, s in splits.items()}
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.CharField(),
+            help_text="Files to offer for download (files/<name>): those of non-empty splits, then the manifest; "
+            "empty until the snapshot is ready.",
+        )
+    )
+    def get_files(self, snapshot: Snapshot) -> list[str]:
+        return snapshot_downloads(snapshot)
 
 
 class SnapshotDetailSerializer(SnapshotSerializer):

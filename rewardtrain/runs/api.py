@@ -1,6 +1,6 @@
 """Registered models and training runs, for project admins: start a run, watch it, cancel it, trace it."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
@@ -9,7 +9,8 @@ from rewardtrain.api.base import AdminView, ErrorDetailField
 from rewardtrain.runs import services
 from rewardtrain.runs.artifacts import ModelRef, model_root_names
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunKind, RunMetric, TrainingRun
-from rewardtrain.runs.selectors import get_run, run_lineage
+from rewardtrain.runs.options import run_options
+from rewardtrain.runs.selectors import get_run, run_lineage, run_warnings
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
@@ -59,6 +60,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     hyperparams = ObjectField()
     last_metrics = NumbersField()
     final_metrics = NumbersField()
+    warnings = serializers.SerializerMethodField()
 
     class Meta:
         model = TrainingRun
@@ -78,10 +80,19 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "final_metrics",
             "error",
             "error_detail",
+            "warnings",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.CharField(), help_text="What the admin should know, e.g. no validation data."
+        )
+    )
+    def get_warnings(self, run: TrainingRun) -> list[str]:
+        return run_warnings(run)
 
 
 class TrainingRunWriteSerializer(serializers.Serializer):
@@ -141,6 +152,34 @@ class RunLineageSerializer(serializers.Serializer):
     snapshot = LineageSnapshotSerializer()
 
 
+class HyperparamFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.ChoiceField(choices=["boolean", "integer", "number", "string"])
+    nullable = serializers.BooleanField(help_text="Null (the default) lets the trainer decide.")
+    default = serializers.JSONField(allow_null=True)
+    common = serializers.BooleanField(help_text="Shown as a form field; the others as advanced JSON.")
+    help = serializers.CharField(allow_blank=True)
+
+
+class RunOptionSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=RunKind.choices)
+    label = serializers.CharField()
+    snapshot_kinds = serializers.ListField(child=serializers.CharField())
+    base_model_kinds = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The model kinds a run of this kind may start from, best first; others are refused.",
+    )
+    hyperparams = HyperparamFieldSerializer(many=True)
+
+
+class RunOptionsView(AdminView):
+    """Per run kind: the snapshot and base-model kinds it takes and its hyper-parameters with their defaults."""
+
+    @extend_schema(responses=RunOptionSerializer(many=True))
+    def get(self, request, project_id: int):
+        return Response(RunOptionSerializer(run_options(), many=True).data)
+
+
 class RegisteredModelListView(AdminView):
     @extend_schema(responses=RegisteredModelSerializer(many=True))
     def get(self, request, project_id: int):
@@ -168,7 +207,7 @@ class ModelRootListView(AdminView):
 class TrainingRunListView(AdminView):
     @extend_schema(responses=TrainingRunSerializer(many=True))
     def get(self, request, project_id: int):
-        rows = TrainingRun.objects.filter(project=self.project)
+        rows = TrainingRun.objects.filter(project=self.project).select_related("snapshot")
         return Response(TrainingRunSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(request=TrainingRunWriteSerializer, responses={201: TrainingRunSerializer})

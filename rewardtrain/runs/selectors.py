@@ -25,6 +25,18 @@ def run_lineage(run: TrainingRun) -> dict[str, Any]:
     }
 
 
+def run_warnings(run: TrainingRun) -> list[str]:
+    """What an admin should know about a run's setup; today: a snapshot with no validation records."""
+    splits = (run.snapshot.manifest or {}).get("splits") or {}
+    if "validation" in splits and not splits["validation"].get("records"):
+        return [
+            f"Snapshot v{run.snapshot.version} has no validation records: this run trains without validation "
+            "(no validation loss or accuracy). Build a snapshot with a validation_fraction above 0 and more "
+            "prompts to measure it."
+        ]
+    return []
+
+
 def get_run(project: Project, run_id: int) -> TrainingRun:
     return job_in_project(
         TrainingRun.objects.select_related("snapshot", "base_model"), project, run_id, "Run"

@@ -26,7 +26,7 @@ from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
 from rewardtrain import staging
 from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.models import Snapshot, SnapshotStatus
 from rewardtrain.runs.artifacts import (
     ModelRef,
     model_locate,
@@ -44,34 +44,15 @@ from rewardtrain.runs.models import (
     RunStatus,
     TrainingRun,
 )
+from rewardtrain.runs.options import BASE_MODEL_KINDS, CONFIGS, RESERVED_PARAMS, SNAPSHOT_KINDS
 from rewardtrain.staging import snapshot_stage
-from rewardtrain.training.config import SHARED_ATTENTION_CHOICES, DPOConfig, RMConfig, SFTConfig
+from rewardtrain.training.config import SHARED_ATTENTION_CHOICES
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
-SNAPSHOT_KINDS = {
-    RunKind.SFT: {SnapshotKind.SFT},
-    RunKind.RM: {SnapshotKind.PAIRWISE, SnapshotKind.KWISE},
-    RunKind.DPO: {SnapshotKind.PAIRWISE, SnapshotKind.KWISE},
-}
-CONFIGS = {RunKind.SFT: SFTConfig, RunKind.RM: RMConfig, RunKind.DPO: DPOConfig}
 # What a successful run registers.
 PRODUCES = {RunKind.SFT: ModelKind.SFT, RunKind.RM: ModelKind.RM, RunKind.DPO: ModelKind.POLICY}
-# Set by the run itself, never by the request (a DPO run's reference is always its base model).
-# `lora_merge`: a run's model is always saved merged, a plain folder any worker loads; an adapter folder would
-# name the base model's path on the worker that trained it.
-RESERVED_PARAMS = {
-    "data",
-    "model",
-    "out",
-    "gguf_file",
-    "eval_data",
-    "resume",
-    "device",
-    "ref_model",
-    "lora_merge",
-}
 DEFAULT_SAVE_EVERY = 50
 MAX_GPUS = 64
 
@@ -175,6 +156,15 @@ def _sharing_ranges(params: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
+def _base_refusal(kind: str, base: RegisteredModel) -> str:
+    allowed = ", ".join(BASE_MODEL_KINDS[kind])
+    what = "a policy" if kind == RunKind.DPO else "a language model"
+    return (
+        f"a {kind} run trains {what}: it cannot start from {base.name}, a {ModelKind(base.kind).label.lower()} "
+        f"(a {base.kind} model); pick a {allowed} model"
+    )
+
+
 @transaction.atomic
 def training_run_create(
     *,
@@ -204,10 +194,8 @@ def training_run_create(
         )
     if base is None:
         errors.append(FieldError("no registered model with this id in this project", "base_model"))
-    elif kind == RunKind.DPO and base.kind == ModelKind.RM:
-        errors.append(
-            FieldError("a dpo run trains a policy: its base model cannot be a reward model", "base_model")
-        )
+    elif base.kind not in BASE_MODEL_KINDS[kind]:
+        errors.append(FieldError(_base_refusal(kind, base), "base_model"))
     if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= MAX_GPUS:
         errors.append(FieldError(f"must be a whole number of GPUs from 1 to {MAX_GPUS}", "gpus"))
     if errors:

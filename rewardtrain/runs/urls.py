@@ -6,6 +6,7 @@ urlpatterns = [
     path("projects/<int:project_id>/models/", api.RegisteredModelListView.as_view(), name="model-list"),
     path("projects/<int:project_id>/model-roots/", api.ModelRootListView.as_view(), name="model-root-list"),
     path("projects/<int:project_id>/runs/", api.TrainingRunListView.as_view(), name="run-list"),
+    path("projects/<int:project_id>/run-options/", api.RunOptionsView.as_view(), name="run-options"),
     path(
         "projects/<int:project_id>/runs/<int:run_id>/", api.TrainingRunDetailView.as_view(), name="run-detail"
     ),

@@ -31,7 +31,7 @@ from rewardtrain import records, writers
 from rewardtrain.jobs import job_failure
 from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotKind, SnapshotStatus
 from rewardtrain.pair_columns import pairwise_columns
-from rewardtrain.pairs import SPLITS
+from rewardtrain.pairs import SPLITS, TRAIN
 from rewardtrain.params import SnapshotParams, snapshot_params_from
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,14 @@ def _schema(params: SnapshotParams) -> Any:
     return writers.sft_schema()
 
 
+def _drop_files(directory: Path, split: dict[str, Any]) -> None:
+    """An empty split other than train is not stored: readers such as `datasets.load_dataset` fail on an empty
+    JSONL file, and training without a `validation.jsonl` is what an empty one meant anyway (the run says so)."""
+    for file_name in split["files"]:
+        (directory / file_name).unlink()
+    split["files"] = {}
+
+
 def write_snapshot_files(snapshot: Snapshot, directory: Path) -> dict[str, Any]:
     """Write every split of a snapshot into `directory`; returns the manifest (without the file itself)."""
     params = SnapshotParams.from_dict(snapshot.params)
@@ -156,6 +164,9 @@ def write_snapshot_files(snapshot: Snapshot, directory: Path) -> dict[str, Any]:
             writer.abort()
         raise
     splits = {name: writer.close() for name, writer in split_writers.items()}
+    for name, split in splits.items():
+        if name != TRAIN and split["records"] == 0:
+            _drop_files(directory, split)
     return {
         "project": snapshot.project_id,
         "version": snapshot.version,

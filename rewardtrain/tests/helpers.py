@@ -20,6 +20,7 @@ from labeling.models import (
 )
 from labeling.tests.factories import import_prompt_tasks, import_ranking_tasks, make_project
 from rewardtrain.models import Snapshot
+from rewardtrain.pairs import SPLITS, split_of
 from rewardtrain.services.snapshots import snapshot_key
 
 
@@ -114,3 +115,13 @@ def store_snapshot_files(snapshot: Snapshot, folder: Path) -> Snapshot:
     snapshot.manifest = {**(snapshot.manifest or {}), "files": files}
     snapshot.save(update_fields=["manifest"])
     return snapshot
+
+
+def both_splits_seed(project: Project, validation_fraction: float) -> int:
+    """A snapshot seed that puts the project's prompts in both splits (an empty split would not be stored)."""
+    prompt_ids = list(project.prompts.values_list("pk", flat=True))
+    return next(
+        seed
+        for seed in range(1000)
+        if {split_of(p, seed, validation_fraction) for p in prompt_ids} == set(SPLITS)
+    )

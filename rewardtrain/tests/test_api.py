@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from labeling.models import Role
 from labeling.services.tokens import api_token_create
 from labeling.tests.factories import add_member, make_project, make_user
-from rewardtrain.models import SnapshotDownload
+from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotStatus
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
 
 pytestmark = pytest.mark.django_db
@@ -51,12 +51,13 @@ def test_admin_polls_lists_pages_and_downloads(world):
     client, base, sid = client_for(world["admin"]), world["base"], world["snapshot_id"]
     detail = client.get(f"{base}{sid}/").json()
     assert detail["status"] == "ready" and detail["counts"]["train"]["records"] == 18
-    assert set(detail["manifest"]["files"]) == {
-        "train.jsonl",
-        "train.parquet",
-        "validation.jsonl",
-        "validation.parquet",
-    }
+    # validation_fraction 0: the empty validation split is not stored, nor offered (load_dataset fails on it).
+    assert set(detail["manifest"]["files"]) == {"train.jsonl", "train.parquet"}
+    assert detail["manifest"]["splits"]["validation"] == {"records": 0, "prompts": 0, "files": {}}
+    assert detail["files"] == ["train.jsonl", "train.parquet", "manifest.json"]
+    empty = client.get(f"{base}{sid}/records/?split=validation").json()
+    assert empty["count"] == 0 and empty["results"] == [] and empty["next_offset"] is None
+    assert client.get(f"{base}{sid}/files/validation.jsonl").status_code == 404
     assert [s["id"] for s in client.get(base).json()] == [sid]
     page = client.get(f"{base}{sid}/records/?split=train&offset=5&limit=10").json()
     assert page["count"] == 18 and len(page["results"]) == 10 and page["next_offset"] == 15
@@ -132,3 +133,22 @@ def test_bad_settings_and_unready_snapshots(world):
     assert client.get(f"{base}{queued['id']}/files/train.jsonl").status_code == 409
     assert client.get(f"{base}{queued['id']}/records/").status_code == 409
     assert client.get(f"{base}999999/").status_code == 404
+
+
+def test_an_older_snapshots_empty_validation_file_is_not_offered():
+    """Built before empty splits were left out: its empty validation.jsonl is stored, listed, but not offered."""
+    project = make_project()
+    info = {"bytes": 0, "sha256": "0" * 64}
+    Snapshot.objects.create(
+        project=project,
+        version=1,
+        kind="pairwise",
+        status=SnapshotStatus.READY,
+        manifest={
+            "splits": {"train": {"records": 2, "prompts": 1}, "validation": {"records": 0, "prompts": 0}},
+            "files": dict.fromkeys(("train.jsonl", "validation.jsonl", "validation.parquet"), info),
+        },
+    )
+    Snapshot.objects.create(project=project, version=2, kind="pairwise")  # queued: nothing to offer yet
+    listed = client_for(project.created_by).get(f"/api/projects/{project.pk}/snapshots/").json()
+    assert [s["files"] for s in listed] == [[], ["train.jsonl", "manifest.json"]]

@@ -30,11 +30,11 @@ def snapshots():
 
 
 def _load(kind: str, directory, cache):
-    # `datasets` refuses an empty JSONL file, so a split with no records is left out.
+    # `datasets` refuses an empty JSONL file, so a build stores no empty validation split.
     files = {
         split: str(directory / f"{split}.{kind}")
         for split in ("train", "validation")
-        if (directory / f"{split}.jsonl").stat().st_size
+        if (directory / f"{split}.jsonl").exists()
     }
     return datasets.load_dataset(
         "json" if kind == "jsonl" else "parquet", data_files=files, cache_dir=str(cache)

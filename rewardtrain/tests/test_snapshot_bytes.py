@@ -99,6 +99,10 @@ def test_pairwise_files_are_byte_identical_to_the_record_at_a_time_build(
 
     built = snapshot_dir(snapshot)
     for name in DATA_FILES:
+        split = name.split(".")[0]
+        if split != "train" and reference["splits"][split] == 0:  # an empty split is not stored
+            assert not (built / name).exists() and name not in snapshot.manifest["files"]
+            continue
         data = (built / name).read_bytes()
         assert data == (expected / name).read_bytes(), name
         assert snapshot.manifest["files"][name]["sha256"] == hashlib.sha256(data).hexdigest()

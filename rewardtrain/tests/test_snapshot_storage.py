@@ -13,7 +13,7 @@ from labeling.models import Role
 from labeling.tests.factories import add_member
 from rewardtrain.models import SnapshotDownload, SnapshotStatus
 from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
-from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
+from rewardtrain.tests.helpers import both_splits_seed, candidate_ids, rank, ranking_project
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +30,11 @@ def _bucket_objects(s3_server) -> dict[str, bytes]:
     }
 
 
+def _both_splits(project) -> dict:
+    """Pairwise settings whose seed puts prompts in both splits: an empty split would not be stored."""
+    return {"kind": "pairwise", "validation_fraction": 0.3, "seed": both_splits_seed(project, 0.3)}
+
+
 @pytest.fixture(params=["local", "s3"])
 def store(request):
     if request.param == "s3":
@@ -43,9 +48,7 @@ def built(store, media_root):
     labeler = add_member(project, Role.LABELER)
     for task in tasks:
         rank(task, labeler, [[i] for i in candidate_ids(task)])
-    created = snapshot_create(
-        project=project, user=None, settings_data={"kind": "pairwise", "validation_fraction": 0.3}
-    )
+    created = snapshot_create(project=project, user=None, settings_data=_both_splits(project))
     snapshot = snapshot_build(snapshot_id=created.pk)
     assert snapshot.status == SnapshotStatus.READY, snapshot.error
     return snapshot
@@ -83,7 +86,7 @@ def test_a_rebuild_on_s3_stores_the_same_bytes_and_a_failed_one_leaves_no_object
 
     again = snapshot_build(
         snapshot_id=snapshot_create(
-            project=built.project, user=None, settings_data={"kind": "pairwise", "validation_fraction": 0.3}
+            project=built.project, user=None, settings_data=_both_splits(built.project)
         ).pk
     )
     objects = _bucket_objects(s3_storage)
@@ -104,7 +107,7 @@ def test_a_rebuild_on_s3_stores_the_same_bytes_and_a_failed_one_leaves_no_object
     monkeypatch.setattr(snapshots.storage, "put_file", put_then_fail)
     failed = snapshot_build(
         snapshot_id=snapshot_create(
-            project=built.project, user=None, settings_data={"kind": "pairwise", "validation_fraction": 0.3}
+            project=built.project, user=None, settings_data=_both_splits(built.project)
         ).pk
     )
     assert failed.status == SnapshotStatus.FAILED and "the store went away" in failed.error
@@ -188,7 +191,7 @@ def test_a_build_failing_midway_on_the_local_store_leaves_no_folder(built, monke
     monkeypatch.setattr(snapshots.storage, "put_file", put_then_fail)
     failed = snapshot_build(
         snapshot_id=snapshot_create(
-            project=built.project, user=None, settings_data={"kind": "pairwise", "validation_fraction": 0.3}
+            project=built.project, user=None, settings_data=_both_splits(built.project)
         ).pk
     )
     assert failed.status == SnapshotStatus.FAILED and "disk full" in failed.error

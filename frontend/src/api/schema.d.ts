@@ -671,7 +671,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The signed-in labeler's own figures in a project: today's count and median time per task. */
+        /** @description The signed-in labeler's own figures in a project: today's count, median time per task, tasks left. */
         get: operations["projects_my_stats_retrieve"];
         put?: never;
         post?: never;
@@ -739,6 +739,23 @@ export interface paths {
         };
         /** @description The project's rounds: sampling model and its lineage, generation job, rankings, snapshots, runs. */
         get: operations["projects_rounds_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/run-options/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Per run kind: the snapshot and base-model kinds it takes and its hyper-parameters with their defaults. */
+        get: operations["projects_run_options_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1389,6 +1406,16 @@ export interface components {
             hour: string;
             count: number;
         };
+        HyperparamField: {
+            name: string;
+            type: components["schemas"]["TypeEnum"];
+            /** @description Null (the default) lets the trainer decide. */
+            nullable: boolean;
+            default: unknown;
+            /** @description Shown as a form field; the others as advanced JSON. */
+            common: boolean;
+            help: string;
+        };
         /**
          * @description * `prompts` - prompts
          *     * `ranking_items` - ranking_items
@@ -1643,6 +1670,10 @@ export interface components {
             submitted_total: number;
             /** Format: double */
             median_seconds: number | null;
+            /** @description Open tasks of the kinds served now that this labeler has neither submitted nor skipped. */
+            tasks_left: number;
+            /** @description Tasks of the kinds served now, in any state. */
+            tasks_total: number;
         };
         NewToken: {
             token: components["schemas"]["ApiToken"];
@@ -2090,6 +2121,14 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
+        RunOption: {
+            kind: components["schemas"]["RunKindEnum"];
+            label: string;
+            snapshot_kinds: string[];
+            /** @description The model kinds a run of this kind may start from, best first; others are refused. */
+            base_model_kinds: string[];
+            hyperparams: components["schemas"]["HyperparamField"][];
+        };
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -2159,6 +2198,8 @@ export interface components {
             readonly counts: {
                 [key: string]: components["schemas"]["SplitCounts"];
             };
+            /** @description Files to offer for download (files/<name>): those of non-empty splits, then the manifest; empty until the snapshot is ready. */
+            readonly files: string[];
             readonly created_by: string | null;
             /** Format: date-time */
             readonly created_at: string;
@@ -2182,6 +2223,8 @@ export interface components {
             readonly counts: {
                 [key: string]: components["schemas"]["SplitCounts"];
             };
+            /** @description Files to offer for download (files/<name>): those of non-empty splits, then the manifest; empty until the snapshot is ready. */
+            readonly files: string[];
             readonly created_by: string | null;
             /** Format: date-time */
             readonly created_at: string;
@@ -2356,6 +2399,8 @@ export interface components {
             error: string;
             /** @description The traceback of a failure: site staff only (null for everyone else). */
             readonly error_detail: string | null;
+            /** @description What the admin should know, e.g. no validation data. */
+            readonly warnings: string[];
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2389,6 +2434,8 @@ export interface components {
             error: string;
             /** @description The traceback of a failure: site staff only (null for everyone else). */
             readonly error_detail: string | null;
+            /** @description What the admin should know, e.g. no validation data. */
+            readonly warnings: string[];
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -2418,6 +2465,14 @@ export interface components {
              */
             gpus: number;
         };
+        /**
+         * @description * `boolean` - boolean
+         *     * `integer` - integer
+         *     * `number` - number
+         *     * `string` - string
+         * @enum {string}
+         */
+        TypeEnum: "boolean" | "integer" | "number" | "string";
         UnlockRequest: {
             username?: string;
             ip?: string;
@@ -4119,6 +4174,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RoundList"];
+                };
+            };
+            /** @description An error in the API's one shape (see the `Error` schema). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_run_options_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunOption"][];
                 };
             };
             /** @description An error in the API's one shape (see the `Error` schema). */

@@ -2,9 +2,9 @@
 import { useEffect, useState } from "react";
 import { api, ApiError, Project, type Schemas } from "../api";
 import { Markdown } from "../markdown";
-import { Conversation } from "./Work";
-import { RewardAgreementCard } from "./RewardAgreement";
-import { DialogueTasksCard } from "./DialogueTasks";
+import { Conversation } from "../components/Conversation";
+import { RewardAgreementCard } from "../components/RewardAgreementCard";
+import { DialogueTasksCard } from "../components/DialogueTasksCard";
 
 type Dashboard = Schemas["Dashboard"];
 

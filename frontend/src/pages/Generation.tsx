@@ -1,8 +1,8 @@
 // Generation jobs of a project, for admins: sample K answers per prompt from a registered model (locally on the
 // gpu queue, or from an OpenAI-compatible endpoint), watch the progress, cancel and resume.
 import { useEffect, useState } from "react";
-import { api, ApiError, GenerationJob, InferenceEndpoint, Project, type Schemas } from "../api";
-import { canResume, isActive, jobProgress, jobRequest } from "../generation";
+import { api, ApiError, serverNow, GenerationJob, InferenceEndpoint, Project, type Schemas } from "../api";
+import { canResume, isActive, jobDuration, jobProgress, jobRequest } from "../generation";
 
 type RegisteredModel = Schemas["RegisteredModel"];
 
@@ -108,6 +108,7 @@ function JobRow({ projectId, job, onChange }: { projectId: number; job: Generati
         {s.best_of_n ? `, best of ${s.best_of_n} by ${job.reward_model_name}` : ""}
       </td>
       <td>{job.status}{job.cancel_requested && job.status === "running" ? " (cancelling)" : ""}</td>
+      <td>{jobDuration(job, serverNow())}</td>
       <td>
         <progress max={progress.max || 1} value={progress.value} aria-label={`progress of job ${job.id}`} />{" "}
         {progress.label}
@@ -153,7 +154,7 @@ export function GenerationPage({ project }: { project: Project }) {
         <h3>Generation jobs</h3>
         {jobs.length === 0 ? <p className="muted">No generation job yet.</p> : (
           <table className="table" aria-label="Generation jobs">
-            <thead><tr><th>Job</th><th>Model</th><th>Sampling</th><th>Status</th><th>Progress</th><th /></tr></thead>
+            <thead><tr><th>Job</th><th>Model</th><th>Sampling</th><th>Status</th><th>Duration</th><th>Progress</th><th /></tr></thead>
             <tbody>{jobs.map((j) => <JobRow key={j.id} projectId={project.id} job={j} onChange={reload} />)}</tbody>
           </table>
         )}

@@ -1,9 +1,9 @@
 import { useEffect, useState } from "react";
 import { api, ApiError, Assignment, type Schemas } from "../api";
 import { Link, navigate } from "../router";
-import { RankingTask } from "./RankingTask";
-import { DemonstrationTask } from "./DemonstrationTask";
-import { Outcome } from "./Work";
+import { DemonstrationTask } from "../components/DemonstrationTask";
+import { RankingTask } from "../components/RankingTask";
+import { Outcome } from "../components/taskParts";
 
 /** The labeler's own annotation (a ranking or a demonstration here), with the fields this page reads. */
 type Stored = Schemas["MyAnnotation"] &

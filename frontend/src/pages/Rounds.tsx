@@ -3,7 +3,7 @@
 // how well the reward model in use agreed with the round's rankings.
 import { useEffect, useState } from "react";
 import { api, ApiError, type Schemas } from "../api";
-import { percent } from "./RewardAgreement";
+import { percent } from "../components/RewardAgreementCard";
 
 type RunRef = Schemas["RoundRun"];
 export type Round = Schemas["Round"];

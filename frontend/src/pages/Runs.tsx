@@ -1,54 +1,45 @@
 // Datasets (snapshots) and training runs of a project, for admins: build a snapshot, register a model, start a
-// run, watch its curves live, cancel it, compare runs and trace a model back to its data.
-import { useEffect, useState } from "react";
+// run from a typed form, watch its curves live, cancel it, compare runs and trace a model back to its data.
+// Everything that is still queued, building or running is polled, so the page never needs a reload.
+import { useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, type Schemas } from "../api";
+import { LineChart } from "../charts";
+import {
+  baseModelChoices, compareColumns, fieldText, hyperparamsBody, isLive, metricRows, runColumns, runProgress,
+  splitRecords, withRun,
+} from "../runs";
 
 type Snapshot = Schemas["Snapshot"];
 type RegisteredModel = Schemas["RegisteredModel"];
 type Metric = Schemas["RunMetric"];
+type RunOption = Schemas["RunOption"];
 /** A run as listed, or with its metrics (GET runs/{id}/). */
 type Run = Schemas["TrainingRun"] & Partial<Pick<Schemas["TrainingRunDetail"], "metrics">>;
 
-const COLORS = ["#2f5bea", "#d9480f", "#2b8a3e", "#862e9c", "#e8590c"];
+const POLL_MS = 1500;
 const message = (e: unknown) =>
   e instanceof ApiError ? [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)].join("\n") : String(e);
 
-/** Lines of one metric (loss or accuracy) per run, against the step, in plain SVG. */
-export function CurveChart({ runs, metric }: { runs: { id: number; metrics: Metric[] }[]; metric: string }) {
-  const series = runs.map((r) => ({
-    id: r.id,
-    points: r.metrics.filter((m) => m.kind === "step" && typeof m.values[metric] === "number").map((m) => [m.step, m.values[metric]]),
-  }));
-  const all = series.flatMap((s) => s.points);
-  if (all.length === 0) return <p className="muted">No {metric} yet.</p>;
-  const w = 600, h = 200, pad = { l: 44, r: 8, t: 10, b: 22 };
-  const maxX = Math.max(1, ...all.map((p) => p[0]));
-  const lo = Math.min(...all.map((p) => p[1])), hi = Math.max(...all.map((p) => p[1]));
-  const span = hi - lo || 1;
-  const x = (v: number) => pad.l + ((w - pad.l - pad.r) * v) / maxX;
-  const y = (v: number) => pad.t + (h - pad.t - pad.b) * (1 - (v - lo) / span);
-  return (
-    <svg viewBox={`0 0 ${w} ${h}`} width="100%" role="img" aria-label={`${metric} per step`}>
-      {[lo, lo + span / 2, hi].map((t) => (
-        <g key={t}>
-          <line x1={pad.l} x2={w - pad.r} y1={y(t)} y2={y(t)} stroke="#e5e7eb" />
-          <text x={pad.l - 4} y={y(t) + 4} fontSize="10" textAnchor="end" fill="#6b7280">{t.toFixed(3)}</text>
-        </g>
-      ))}
-      {series.map((s, i) => (
-        <path key={s.id} fill="none" stroke={COLORS[i % COLORS.length]} strokeWidth="1.5"
-          d={s.points.map((p, j) => `${j ? "L" : "M"}${x(p[0])},${y(p[1])}`).join(" ")} />
-      ))}
-      <text x={w - pad.r} y={h - 6} fontSize="10" textAnchor="end" fill="#6b7280">step {maxX}</text>
-    </svg>
-  );
+/** Call `tick` every `ms` while `active`; stops when the page leaves. */
+function usePoll(tick: () => void, active: boolean, ms = POLL_MS) {
+  const latest = useRef(tick);
+  latest.current = tick;
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => latest.current(), ms);
+    return () => clearInterval(timer);
+  }, [active, ms]);
+}
+
+function Status({ status }: { status: string }) {
+  return <span className={`badge status-${status}`}>{status}</span>;
 }
 
 function SnapshotsSection({ projectId, snapshots, reload }: { projectId: number; snapshots: Snapshot[]; reload: () => void }) {
   const [kind, setKind] = useState("kwise");
   const [error, setError] = useState("");
   const build = () =>
-    api("POST", `/api/projects/${projectId}/snapshots/`, { kind }).then(reload, (e) => setError(message(e)));
+    api("POST", `/api/projects/${projectId}/snapshots/`, { kind }).then(() => { setError(""); reload(); }, (e) => setError(message(e)));
   return (
     <section className="card">
       <h3>Datasets</h3>
@@ -64,68 +55,167 @@ function SnapshotsSection({ projectId, snapshots, reload }: { projectId: number;
       <table className="table" aria-label="Snapshots">
         <thead><tr><th>Version</th><th>Kind</th><th>Status</th><th>Train</th><th>Validation</th><th>Files</th></tr></thead>
         <tbody>
-          {snapshots.map((s) => (
-            <tr key={s.id}>
-              <td>v{s.version}</td><td>{s.kind}</td><td>{s.status}{s.error ? `: ${s.error}` : ""}</td>
-              <td>{s.counts.train?.records ?? "–"}</td><td>{s.counts.validation?.records ?? "–"}</td>
-              <td>
-                {s.status === "ready" &&
-                  ["train.jsonl", "validation.jsonl", "train.parquet", "manifest.json"].map((f) => (
-                    <a key={f} className="link" href={`/api/projects/${projectId}/snapshots/${s.id}/files/${f}`}> {f}</a>
+          {snapshots.map((s) => {
+            const validation = splitRecords(s, "validation");
+            return (
+              <tr key={s.id} aria-label={`Snapshot v${s.version}`}>
+                <td>v{s.version}</td><td>{s.kind}</td>
+                <td><Status status={s.status} />{s.error ? ` ${s.error}` : ""}</td>
+                <td>{splitRecords(s, "train") ?? "–"}</td>
+                <td>
+                  {validation ?? "–"}
+                  {validation === 0 && <span className="warn-text"> none: runs on it train without validation</span>}
+                </td>
+                <td>
+                  {s.files.map((f) => (
+                    <a key={f} className="link file-link" href={`/api/projects/${projectId}/snapshots/${s.id}/files/${f}`}>{f}</a>
                   ))}
-              </td>
-            </tr>
-          ))}
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </section>
   );
 }
 
-function StartRun({ projectId, snapshots, models, reload }: {
-  projectId: number; snapshots: Snapshot[]; models: RegisteredModel[]; reload: () => void;
+function HyperparamInput({ field, value, onChange }: {
+  field: Schemas["HyperparamField"]; value: string; onChange: (v: string) => void;
 }) {
-  const ready = snapshots.filter((s) => s.status === "ready");
+  const title = `${field.help}${field.help ? " " : ""}Default: ${fieldText(field) || "none (the trainer decides)"}.`;
+  if (field.type === "boolean") {
+    return (
+      <label className="field check" title={title}>
+        <input type="checkbox" aria-label={field.name} checked={value === "true"} onChange={(e) => onChange(e.target.checked ? "true" : "false")} />
+        {field.name}
+      </label>
+    );
+  }
+  return (
+    <label className="field" title={title}>
+      <span>{field.name}</span>
+      <input aria-label={field.name} type={field.type === "string" ? "text" : "number"}
+        step={field.type === "integer" ? 1 : "any"} value={value} placeholder={fieldText(field)}
+        onChange={(e) => onChange(e.target.value)} />
+    </label>
+  );
+}
+
+function StartRun({ projectId, snapshots, models, options, reload, onStarted }: {
+  projectId: number; snapshots: Snapshot[]; models: RegisteredModel[]; options: RunOption[];
+  reload: () => void; onStarted: (run: Run) => void;
+}) {
   const [kind, setKind] = useState("rm");
+  const option = options.find((o) => o.kind === kind);
   const [snapshot, setSnapshot] = useState<number | "">("");
   const [base, setBase] = useState<number | "">("");
-  const [params, setParams] = useState('{"max_steps": 100, "max_length": 512}');
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [advanced, setAdvanced] = useState("");
   // Above 1: torchrun on one gpu worker with that many GPUs (the worker refuses a run asking for more).
   const [gpus, setGpus] = useState(1);
+  const [errors, setErrors] = useState<{ field: string; text: string }[]>([]);
+  const [warnings, setWarnings] = useState<string[]>([]);
+  const common = option?.hyperparams.filter((f) => f.common) ?? [];
+  const defaults = useMemo(
+    () => Object.fromEntries((option?.hyperparams ?? []).filter((f) => f.common).map((f) => [f.name, fieldText(f)])),
+    [option],
+  );
+  useEffect(() => { setValues(defaults); setSnapshot(""); setBase(""); }, [defaults]);
+  const usable = snapshots.filter((s) => s.status === "ready" && option?.snapshot_kinds.includes(s.kind));
+  const chosen = snapshots.find((s) => s.id === snapshot);
+  const choices = option ? baseModelChoices(option, models) : { allowed: [], refused: [] };
+  const fieldError = (name: string) => errors.filter((e) => e.field === name).map((e) => <p key={e.text} className="field-error">{e.text}</p>);
+
+  const start = () => {
+    const body = hyperparamsBody(common, values, advanced);
+    if (body.errors.length) { setErrors(body.errors.map((text) => ({ field: "", text }))); return; }
+    api<Run>("POST", `/api/projects/${projectId}/runs/`, { kind, snapshot, base_model: base, hyperparams: body.hyperparams, gpus }).then(
+      (run) => { setErrors([]); setWarnings(run.warnings); onStarted(run); },
+      (e) => {
+        setWarnings([]);
+        if (!(e instanceof ApiError)) { setErrors([{ field: "", text: String(e) }]); return; }
+        const fields = e.errors.map((x) => ({ field: x.field ?? "", text: (x.field ? `${x.field}: ` : "") + x.message }));
+        setErrors(fields.length ? [{ field: "", text: e.message }, ...fields] : [{ field: "", text: e.message }]);
+      },
+    );
+  };
+  return (
+    <section className="card" aria-label="Start a run">
+      <h3>Start a run</h3>
+      <div className="run-form">
+        <label className="field"><span>kind</span>
+          <select aria-label="Run kind" value={kind} onChange={(e) => setKind(e.target.value)}>
+            {options.map((o) => <option key={o.kind} value={o.kind}>{o.label}</option>)}
+          </select>
+        </label>
+        <label className="field"><span>snapshot</span>
+          <select aria-label="Snapshot" value={snapshot} onChange={(e) => setSnapshot(e.target.value ? Number(e.target.value) : "")}>
+            <option value="">{usable.length ? "snapshot…" : `no ready ${option?.snapshot_kinds.join(" or ")} snapshot`}</option>
+            {usable.map((s) => <option key={s.id} value={s.id}>v{s.version} {s.kind} ({s.counts.train?.records ?? 0} train)</option>)}
+          </select>
+          {fieldError("snapshot")}
+        </label>
+        <label className="field"><span>base model</span>
+          <select aria-label="Base model" value={base} onChange={(e) => setBase(e.target.value ? Number(e.target.value) : "")}>
+            <option value="">base model…</option>
+            <optgroup label={`for a ${kind} run, best first`}>
+              {choices.allowed.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
+            </optgroup>
+            {choices.refused.length > 0 && (
+              <optgroup label="not allowed">
+                {choices.refused.map(({ model, reason }) => (
+                  <option key={model.id} value={model.id} disabled>{model.name} ({model.kind}): {reason}</option>
+                ))}
+              </optgroup>
+            )}
+          </select>
+          {fieldError("base_model")}
+        </label>
+        <label className="field"><span>GPUs</span>
+          <input aria-label="GPUs" type="number" min={1} max={64} value={gpus} onChange={(e) => setGpus(Number(e.target.value))} />
+          {fieldError("gpus")}
+        </label>
+      </div>
+      {chosen && splitRecords(chosen, "validation") === 0 && (
+        <p className="warn-text" role="status">Snapshot v{chosen.version} has no validation records: this run would train without validation.</p>
+      )}
+      {choices.refused.length > 0 && (
+        <p className="muted">A {kind} run {kind === "rm" ? "" : "trains a language model and "}starts from a {option?.base_model_kinds.join(", ")} model.</p>
+      )}
+      <fieldset className="run-form" aria-label="Hyper-parameters">
+        <legend>Hyper-parameters (blank: the default)</legend>
+        {common.map((f) => (
+          <div key={f.name}>
+            <HyperparamInput field={f} value={values[f.name] ?? ""} onChange={(v) => setValues({ ...values, [f.name]: v })} />
+            {fieldError(f.name)}
+          </div>
+        ))}
+        <label className="field wide"><span>advanced (JSON, any other field of the {kind} config)</span>
+          <input aria-label="Advanced hyper-parameters" placeholder='{"warmup_ratio": 0.1}' value={advanced} onChange={(e) => setAdvanced(e.target.value)} />
+        </label>
+      </fieldset>
+      <button className="primary" onClick={start}>Start</button>
+      {errors.length > 0 && <pre className="error" role="alert">{errors.map((e) => e.text).join("\n")}</pre>}
+      {warnings.map((w) => <p key={w} className="warn-text" role="status">{w}</p>)}
+      <RegisterModel projectId={projectId} reload={reload} />
+    </section>
+  );
+}
+
+function RegisterModel({ projectId, reload }: { projectId: number; reload: () => void }) {
   // A model is a hub name, or a directory relative to one of the operator's model roots (never a host path).
   const [model, setModel] = useState({ name: "", kind: "base", root: "", path: "", gguf_file: "" });
   const [roots, setRoots] = useState<string[]>([]);
+  const [error, setError] = useState("");
   useEffect(() => {
     api<Schemas["ModelRoot"][]>("GET", `/api/projects/${projectId}/model-roots/`).then((rs) => setRoots(rs.map((r) => r.name)));
   }, [projectId]);
-  const [error, setError] = useState("");
-  const start = () => {
-    let hyperparams: unknown;
-    try { hyperparams = JSON.parse(params || "{}"); } catch { setError("Hyper-parameters must be a JSON object."); return; }
-    api("POST", `/api/projects/${projectId}/runs/`, { kind, snapshot, base_model: base, hyperparams, gpus }).then(
-      () => { setError(""); reload(); }, (e) => setError(message(e)));
-  };
   const register = () =>
     api("POST", `/api/projects/${projectId}/models/`, model).then(() => { setError(""); reload(); }, (e) => setError(message(e)));
   return (
-    <section className="card">
-      <h3>Start a run</h3>
-      <div className="inline-form">
-        <select aria-label="Run kind" value={kind} onChange={(e) => setKind(e.target.value)}>
-          <option value="rm">reward model</option><option value="sft">SFT</option><option value="dpo">DPO policy</option>
-        </select>
-        <select aria-label="Snapshot" value={snapshot} onChange={(e) => setSnapshot(Number(e.target.value))}>
-          <option value="">snapshot…</option>
-          {ready.map((s) => <option key={s.id} value={s.id}>v{s.version} {s.kind}</option>)}
-        </select>
-        <select aria-label="Base model" value={base} onChange={(e) => setBase(Number(e.target.value))}>
-          <option value="">base model…</option>
-          {models.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
-        </select>
-        <input aria-label="Hyper-parameters" value={params} onChange={(e) => setParams(e.target.value)} />
-        <label>GPUs <input aria-label="GPUs" type="number" min={1} max={64} value={gpus} onChange={(e) => setGpus(Number(e.target.value))} /></label>
-        <button className="primary" onClick={start}>Start</button>
-      </div>
+    <details className="register-model">
+      <summary>Register a model</summary>
       <div className="inline-form">
         <input aria-label="Model name" placeholder="name" value={model.name} onChange={(e) => setModel({ ...model, name: e.target.value })} />
         <select aria-label="Model kind" value={model.kind} onChange={(e) => setModel({ ...model, kind: e.target.value })}>
@@ -140,46 +230,106 @@ function StartRun({ projectId, snapshots, models, reload }: {
         <button onClick={register}>Register model</button>
       </div>
       {error && <pre className="error">{error}</pre>}
-    </section>
+    </details>
   );
 }
 
-function RunDetail({ projectId, runId, onChange }: { projectId: number; runId: number; onChange: () => void }) {
+function MetricsTable({ values, label }: { values: Record<string, number | null>; label: string }) {
+  const rows = metricRows(values);
+  if (!rows.length) return null;
+  return (
+    <table className="table metrics" aria-label={label}>
+      <thead><tr><th>Metric</th><th>Value</th></tr></thead>
+      <tbody>{rows.map((r) => <tr key={r.name}><td>{r.name}</td><td className="num">{r.value}</td></tr>)}</tbody>
+    </table>
+  );
+}
+
+function Lineage({ lineage, models }: { lineage: Schemas["RunLineage"]; models: RegisteredModel[] }) {
+  const kindOf = (id: number) => models.find((m) => m.id === id)?.kind;
+  const snap = lineage.snapshot;
+  const splits = (snap.manifest as { splits?: Record<string, { records: number }> }).splits ?? {};
+  const nodes = [
+    { what: "snapshot", name: `snapshot v${snap.version}`, detail: `${snap.kind}, ${splits.train?.records ?? "?"} train / ${splits.validation?.records ?? "?"} validation records` },
+    { what: "base model", name: `base model ${lineage.base_model.name}`, detail: kindOf(lineage.base_model.id) ?? "" },
+    { what: "run", name: `run ${lineage.run.id}`, detail: `${lineage.run.kind}, ${lineage.run.status}` },
+    lineage.model
+      ? { what: "model", name: `model ${lineage.model.name}`, detail: kindOf(lineage.model.id) ?? "produced by this run" }
+      : { what: "model", name: "no model yet", detail: "registered when the run succeeds" },
+  ];
+  return (
+    <ol className="lineage" aria-label="Lineage">
+      {nodes.map((n) => (
+        <li key={n.what} className={`lineage-node ${n.what.replace(" ", "-")}`}>
+          <strong>{n.name}</strong><span className="muted">{n.detail}</span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function RunDetail({ projectId, runId, models, onUpdate }: {
+  projectId: number; runId: number; models: RegisteredModel[]; onUpdate: (run: Run) => void;
+}) {
   const [run, setRun] = useState<Run | null>(null);
   const [lineage, setLineage] = useState<Schemas["RunLineage"] | null>(null);
+  const metrics = useRef<Metric[]>([]);
+  const busy = useRef(false);
+  const live = run === null || isLive(run.status);
+  // Only the metrics after the last one held are fetched; one request at a time, so none is added twice.
+  const poll = () => {
+    if (busy.current) return;
+    busy.current = true;
+    const list = metrics.current;
+    const lastId = list.length ? list[list.length - 1].id : 0;
+    api<Run>("GET", `/api/projects/${projectId}/runs/${runId}/` + (lastId ? `?after=${lastId}` : "")).then((r) => {
+      metrics.current = [...metrics.current, ...(r.metrics ?? []).filter((m) => m.id > lastId)];
+      setRun({ ...r, metrics: metrics.current });
+      onUpdate({ ...r, metrics: undefined });
+    }).finally(() => { busy.current = false; });
+  };
+  useEffect(poll, [projectId, runId]); // once at first; then usePoll while the run is live
+  usePoll(poll, live);
+  // The lineage names the model the run produced: fetched again once the run has ended.
+  const ended = run !== null && !isLive(run.status);
   useEffect(() => {
-    let metrics: Metric[] = [];
-    let stop = false;
-    const poll = () => {
-      const after = metrics.length ? `?after=${metrics[metrics.length - 1].id}` : "";
-      api<Run>("GET", `/api/projects/${projectId}/runs/${runId}/` + after).then((r) => {
-        metrics = [...metrics, ...(r.metrics ?? [])];
-        setRun({ ...r, metrics });
-        if (!stop && (r.status === "queued" || r.status === "running")) setTimeout(poll, 2000);
-      });
-    };
-    poll();
     api<Schemas["RunLineage"]>("GET", `/api/projects/${projectId}/runs/${runId}/lineage/`).then(setLineage);
-    return () => { stop = true; };
-  }, [projectId, runId]);
+  }, [projectId, runId, ended]);
+  const loss = useMemo(() => runColumns(run?.metrics ?? [], "loss"), [run]);
+  const accuracy = useMemo(() => runColumns(run?.metrics ?? [], "accuracy"), [run]);
   if (!run) return <p>Loading…</p>;
-  const cancel = () => api("POST", `/api/projects/${projectId}/runs/${runId}/cancel/`).then(onChange);
+  const cancel = () => api<Run>("POST", `/api/projects/${projectId}/runs/${runId}/cancel/`).then(poll);
+  const last = (c: typeof loss) => {
+    const train = c.curves[0]?.values.filter((v) => v !== null);
+    return train?.length ? train[train.length - 1]!.toPrecision(4) : "–";
+  };
+  const final = run.status === "succeeded" || run.status === "cancelled";
   return (
-    <section className="card" aria-label={`Run ${run.id}`}>
-      <h3>Run {run.id}: {run.kind}{run.gpus > 1 ? ` on ${run.gpus} GPUs` : ""}, {run.status} ({run.step}/{run.total_steps || "?"} steps)</h3>
-      {(run.status === "queued" || run.status === "running") && <button onClick={cancel}>Cancel run</button>}
-      <div className="tiles">
-        <div><h4>loss</h4><CurveChart runs={[{ id: run.id, metrics: run.metrics ?? [] }]} metric="loss" /></div>
-        <div><h4>accuracy</h4><CurveChart runs={[{ id: run.id, metrics: run.metrics ?? [] }]} metric="accuracy" /></div>
-      </div>
-      <pre className="muted">{JSON.stringify(run.status === "succeeded" ? run.final_metrics : run.last_metrics, null, 1)}</pre>
+    <section className="card run-card" aria-label={`Run ${run.id}`}>
+      <h3>Run {run.id}: {run.kind}{run.gpus > 1 ? ` on ${run.gpus} GPUs` : ""}</h3>
+      <p className="run-status" aria-label="Run status">
+        <Status status={run.status} /> <span>{runProgress(run)}</span>
+        {(run.status === "queued" || run.status === "running") && <button onClick={cancel}>Cancel run</button>}
+      </p>
+      {run.total_steps > 0 && <progress max={run.total_steps} value={Math.min(run.step, run.total_steps)} aria-label={`progress of run ${run.id}`} />}
+      {run.warnings.map((w) => <p key={w} className="warn-text" role="status">{w}</p>)}
       {run.error && <pre className="error">{run.error}</pre>}
-      {lineage && (
-        <p className="muted" aria-label="Lineage">
-          {lineage.model ? `model ${lineage.model.name} ← ` : ""}run {lineage.run.id} ← snapshot v{lineage.snapshot.version} (
-          {lineage.snapshot.kind}) ← base model {lineage.base_model.name}
-        </p>
+      {loss.steps.length === 0 ? <p className="muted">No loss yet{live ? ": the curve appears as the run reports its steps." : "."}</p> : (
+        <figure className="chart-figure">
+          <figcaption>Loss per step <span className="muted" aria-live="polite">({loss.steps.length} points, last {last(loss)})</span></figcaption>
+          <LineChart columns={loss} yLabel="loss (nats)" label="loss per step" />
+        </figure>
       )}
+      {accuracy.steps.length > 0 && (
+        <figure className="chart-figure">
+          <figcaption>Accuracy per step <span className="muted">(pairs ranked right; last {last(accuracy)})</span></figcaption>
+          <LineChart columns={accuracy} yLabel="accuracy" label="accuracy per step" percent />
+        </figure>
+      )}
+      <h4>{final ? "Final metrics" : "Latest metrics"}</h4>
+      <MetricsTable values={final ? run.final_metrics : run.last_metrics} label={final ? "Final metrics" : "Latest metrics"} />
+      <h4>Lineage</h4>
+      {lineage && <Lineage lineage={lineage} models={models} />}
     </section>
   );
 }
@@ -188,48 +338,61 @@ export function RunsPage({ projectId }: { projectId: number }) {
   const [snapshots, setSnapshots] = useState<Snapshot[]>([]);
   const [models, setModels] = useState<RegisteredModel[]>([]);
   const [runs, setRuns] = useState<Run[]>([]);
+  const [options, setOptions] = useState<RunOption[]>([]);
   const [open, setOpen] = useState<number | null>(null);
   const [compare, setCompare] = useState<number[]>([]);
-  const [compared, setCompared] = useState<{ id: number; metrics: Metric[] }[]>([]);
-  const reload = () => {
-    api<Snapshot[]>("GET", `/api/projects/${projectId}/snapshots/`).then(setSnapshots);
-    api<RegisteredModel[]>("GET", `/api/projects/${projectId}/models/`).then(setModels);
-    api<Run[]>("GET", `/api/projects/${projectId}/runs/`).then(setRuns);
+  const [compared, setCompared] = useState<{ id: number; kind: string; metrics: Metric[] }[]>([]);
+  const loadSnapshots = () => api<Snapshot[]>("GET", `/api/projects/${projectId}/snapshots/`).then(setSnapshots);
+  const loadRuns = () => api<Run[]>("GET", `/api/projects/${projectId}/runs/`).then(setRuns);
+  const loadModels = () => api<RegisteredModel[]>("GET", `/api/projects/${projectId}/models/`).then(setModels);
+  const reload = () => { loadSnapshots(); loadModels(); loadRuns(); };
+  useEffect(() => {
+    reload();
+    api<RunOption[]>("GET", `/api/projects/${projectId}/run-options/`).then(setOptions);
+  }, [projectId]);
+  // Live status: snapshots being built and runs not yet ended are polled (the open run's card polls itself).
+  usePoll(loadSnapshots, snapshots.some((s) => isLive(s.status)));
+  usePoll(loadRuns, runs.some((r) => isLive(r.status) && r.id !== open));
+  const update = (run: Run) => {
+    setRuns((rs) => withRun(rs, run));
+    if (!isLive(run.status)) loadModels(); // a succeeded run has registered its model
   };
-  useEffect(reload, [projectId]);
   useEffect(() => {
     Promise.all(compare.map((id) => api<Run>("GET", `/api/projects/${projectId}/runs/${id}/`))).then((rs) =>
-      setCompared(rs.map((r) => ({ id: r.id, metrics: r.metrics ?? [] }))),
+      setCompared(rs.map((r) => ({ id: r.id, kind: r.kind, metrics: r.metrics ?? [] }))),
     );
   }, [projectId, compare]);
+  const compareLoss = useMemo(() => compareColumns(compared, "loss"), [compared]);
   return (
-    <div className="dashboard">
-      <SnapshotsSection projectId={projectId} snapshots={snapshots} reload={reload} />
-      <StartRun projectId={projectId} snapshots={snapshots} models={models} reload={reload} />
+    <div className="dashboard runs-page">
+      <SnapshotsSection projectId={projectId} snapshots={snapshots} reload={loadSnapshots} />
+      <StartRun projectId={projectId} snapshots={snapshots} models={models} options={options} reload={loadModels}
+        onStarted={(run) => { setRuns((rs) => [run, ...rs]); setOpen(run.id); }} />
       <section className="card">
         <h3>Runs</h3>
         <table className="table" aria-label="Training runs">
-          <thead><tr><th>Compare</th><th>Run</th><th>Kind</th><th>Status</th><th>Steps</th><th>Validation accuracy</th><th /></tr></thead>
+          <thead><tr><th>Compare</th><th>Run</th><th>Kind</th><th>Status</th><th>Progress</th><th>Validation accuracy</th><th>Model</th><th /></tr></thead>
           <tbody>
             {runs.map((r) => (
-              <tr key={r.id}>
+              <tr key={r.id} aria-label={`Training run ${r.id}`} className={r.id === open ? "selected" : ""}>
                 <td><input type="checkbox" aria-label={`compare run ${r.id}`} checked={compare.includes(r.id)}
                   onChange={(e) => setCompare(e.target.checked ? [...compare, r.id] : compare.filter((x) => x !== r.id))} /></td>
-                <td>{r.id}</td><td>{r.kind}</td><td>{r.status}</td><td>{r.step}/{r.total_steps || "?"}</td>
-                <td>{r.final_metrics?.val_accuracy?.toFixed?.(3) ?? "–"}</td>
-                <td><button onClick={() => setOpen(r.id)}>Open</button></td>
+                <td>{r.id}</td><td>{r.kind}</td><td><Status status={r.status} /></td><td>{runProgress(r)}</td>
+                <td>{typeof r.final_metrics?.val_accuracy === "number" ? r.final_metrics.val_accuracy.toFixed(3) : "–"}</td>
+                <td>{models.find((m) => m.produced_by === r.id)?.name ?? "–"}</td>
+                <td><button onClick={() => setOpen(r.id)} aria-label={`Open run ${r.id}`}>Open</button></td>
               </tr>
             ))}
           </tbody>
         </table>
         {compared.length > 1 && (
-          <div aria-label="Run comparison">
-            <h4>Loss of runs {compared.map((c) => c.id).join(", ")}</h4>
-            <CurveChart runs={compared} metric="loss" />
-          </div>
+          <figure className="chart-figure" aria-label="Run comparison">
+            <figcaption>Loss of runs {compared.map((c) => c.id).join(", ")}</figcaption>
+            <LineChart columns={compareLoss} yLabel="loss (nats)" label="loss per step of the compared runs" />
+          </figure>
         )}
       </section>
-      {open !== null && <RunDetail key={open} projectId={projectId} runId={open} onChange={reload} />}
+      {open !== null && <RunDetail key={open} projectId={projectId} runId={open} models={models} onUpdate={update} />}
     </div>
   );
 }

@@ -1,123 +1,20 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, ApiError, Assignment, Guideline, type Schemas, serverNow } from "../api";
-import { Markdown } from "../markdown";
+import { api, ApiError, Assignment, type Schemas, serverNow } from "../api";
 import { Link } from "../router";
-import { RankingTask } from "./RankingTask";
-import { DemonstrationTask } from "./DemonstrationTask";
-import { PromptTask } from "./PromptTask";
-import { DialogueTask } from "./DialogueTask";
 import { usablePrefetched } from "../prefetch";
+import { progressText } from "../progress";
+import { DemonstrationTask } from "../components/DemonstrationTask";
+import { ReasonDialog } from "../components/Dialog";
+import { DialogueTask } from "../components/DialogueTask";
+import { GuidelinePanel } from "../components/GuidelinePanel";
+import { Kbd } from "../components/Kbd";
+import { typing } from "../components/keys";
+import { LeaseTimer } from "../components/LeaseTimer";
+import { PromptTask } from "../components/PromptTask";
+import { RankingTask } from "../components/RankingTask";
+import { Outcome } from "../components/taskParts";
 
 export type Stats = Schemas["MyStats"];
-
-export type Outcome = { kind: "submitted" } | { kind: "lost"; message: string };
-
-/** Returns true when the key event comes from a text field (so single-letter shortcuts must not fire). */
-export function typing(e: KeyboardEvent): boolean {
-  const t = e.target as HTMLElement | null;
-  return !!t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
-}
-
-export function Conversation({ messages }: { messages: { role: string; content: string }[] }) {
-  return (
-    <div className="conversation" aria-label="Conversation">
-      {messages.map((m, i) => (
-        <div className={"turn " + m.role} key={i}>
-          <div className="role">{m.role}</div>
-          <Markdown text={m.content} />
-        </div>
-      ))}
-    </div>
-  );
-}
-
-export function Kbd({ children }: { children: React.ReactNode }) {
-  return <kbd>{children}</kbd>;
-}
-
-function LeaseTimer({ expiresAt }: { expiresAt: string }) {
-  const [now, setNow] = useState(serverNow());
-  useEffect(() => {
-    const t = window.setInterval(() => setNow(serverNow()), 1000);
-    return () => window.clearInterval(t);
-  }, []);
-  const left = Math.round((new Date(expiresAt).getTime() - now) / 1000);
-  if (left <= 0)
-    return (
-      <div className="lease expired" role="status">
-        Your lease expired at {new Date(expiresAt).toLocaleTimeString()}. The task went back to the pool: you can
-        still submit while it needs annotations; if others have completed it meanwhile, you will be told and your
-        work stays on screen.
-      </div>
-    );
-  const mm = Math.floor(left / 60);
-  const ss = String(left % 60).padStart(2, "0");
-  return (
-    <span className={"lease" + (left < 120 ? " warn" : "")} title="Time left on your lease of this task">
-      Lease: {mm}:{ss} left
-    </span>
-  );
-}
-
-export function GuidelinePanel({ guideline, onClose }: { guideline: Guideline; onClose: () => void }) {
-  return (
-    <aside className="guideline-panel" aria-label="Guideline">
-      <div className="panel-head">
-        <h2>Guideline v{guideline.version}</h2>
-        <button className="link" onClick={onClose}>
-          close <Kbd>g</Kbd>
-        </button>
-      </div>
-      {guideline.criteria?.length > 0 && (
-        <p>
-          Criteria: <strong>{guideline.criteria.join(", ")}</strong>
-        </p>
-      )}
-      <Markdown text={guideline.body_md} />
-      <h3>Rating: {guideline.rating_scale?.name ?? "scale"}</h3>
-      <p>
-        {guideline.rating_scale?.min ?? 1} to {guideline.rating_scale?.max ?? 7}
-        {guideline.rating_scale?.labels &&
-          " — " +
-            Object.entries(guideline.rating_scale.labels)
-              .map(([k, v]) => `${k}: ${v}`)
-              .join(", ")}
-      </p>
-      <h3>Flags</h3>
-      <ul>
-        {guideline.flags.map((f) => (
-          <li key={f.key}>{f.label}</li>
-        ))}
-      </ul>
-    </aside>
-  );
-}
-
-function SkipDialog({ onSkip, onCancel }: { onSkip: (reason: string) => void; onCancel: () => void }) {
-  const [reason, setReason] = useState("");
-  return (
-    <div className="dialog" role="dialog" aria-label="Skip this task">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (reason.trim()) onSkip(reason.trim());
-        }}
-      >
-        <label>
-          Why skip this task? <Kbd>Enter</Kbd> skips, <Kbd>Esc</Kbd> cancels
-          <input
-            autoFocus
-            name="skip-reason"
-            value={reason}
-            onChange={(e) => setReason(e.target.value)}
-            onKeyDown={(e) => e.key === "Escape" && onCancel()}
-            placeholder="e.g. I lack the expertise for this topic"
-          />
-        </label>
-      </form>
-    </div>
-  );
-}
 
 export function WorkPage({ projectId }: { projectId: number }) {
   const [assignment, setAssignment] = useState<Assignment | null | "none">(null);
@@ -222,7 +119,7 @@ export function WorkPage({ projectId }: { projectId: number }) {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (typing(e) || skipping || e.ctrlKey || e.metaKey || e.altKey) return;
       if (e.key === "g") {
         e.preventDefault();
         setShowGuideline((v) => !v);
@@ -236,13 +133,19 @@ export function WorkPage({ projectId }: { projectId: number }) {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [assignment, lost, next]);
+  }, [assignment, lost, next, skipping]);
 
   const statsBar = stats && (
     <span className="stats" aria-label="Your figures">
       Today: <strong data-testid="today-count">{stats.submitted_today}</strong> submitted
       {stats.skipped_today ? `, ${stats.skipped_today} skipped` : ""} · median{" "}
       {stats.median_seconds == null ? "—" : `${Math.round(stats.median_seconds)} s`} per task
+      {progressText(stats) && (
+        <>
+          {" · "}
+          <span data-testid="progress">{progressText(stats)}</span>
+        </>
+      )}
     </span>
   );
 
@@ -269,7 +172,17 @@ export function WorkPage({ projectId }: { projectId: number }) {
           <LeaseTimer expiresAt={assignment.expires_at} key={assignment.id} />
           {statsBar}
           <span className="head-keys">
-            <Kbd>g</Kbd> guideline · <Kbd>s</Kbd> skip
+            <button
+              type="button"
+              aria-pressed={showGuideline}
+              disabled={!guideline}
+              onClick={() => setShowGuideline((v) => !v)}
+            >
+              Guideline <Kbd>g</Kbd>
+            </button>
+            <button type="button" aria-haspopup="dialog" disabled={!!lost || skipping} onClick={() => setSkipping(true)}>
+              Skip… <Kbd>s</Kbd>
+            </button>
           </span>
         </div>
         {notice && <div className="notice">{notice}</div>}
@@ -282,7 +195,17 @@ export function WorkPage({ projectId }: { projectId: number }) {
             </button>
           </div>
         )}
-        {skipping && <SkipDialog onSkip={skip} onCancel={() => setSkipping(false)} />}
+        {skipping && (
+          <ReasonDialog
+            label="Skip this task"
+            question="Why skip this task?"
+            confirm="Skip task"
+            name="skip-reason"
+            placeholder="e.g. I lack the expertise for this topic"
+            onConfirm={skip}
+            onCancel={() => setSkipping(false)}
+          />
+        )}
         {assignment.task.kind === "ranking" && guideline && (
           <RankingTask
             key={assignment.id}
@@ -305,32 +228,4 @@ export function WorkPage({ projectId }: { projectId: number }) {
       {showGuideline && guideline && <GuidelinePanel guideline={guideline} onClose={() => setShowGuideline(false)} />}
     </div>
   );
-}
-
-/** POST a task's work. Returns the outcome to hand on (and clears the browser draft), or the error lines to
- * show with the work kept on screen. A repeat of an already stored submission counts as submitted. */
-export async function sendSubmission(
-  path: string,
-  body: object,
-  storageKey: string,
-): Promise<{ outcome: Outcome } | { errors: string[] }> {
-  try {
-    await api("POST", path, body);
-    localStorage.removeItem(storageKey);
-    return { outcome: { kind: "submitted" } };
-  } catch (e) {
-    const lost = lostMessage(e);
-    if (lost) return { outcome: { kind: "lost", message: lost } };
-    if (e instanceof ApiError && e.code === "already_submitted") return { outcome: { kind: "submitted" } };
-    if (e instanceof ApiError)
-      return { errors: [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)] };
-    return { errors: [String(e)] };
-  }
-}
-
-/** Turn a failed submission into what the labeler needs to know; returns null when it was not a loss. */
-export function lostMessage(e: unknown): string | null {
-  if (e instanceof ApiError && e.status === 409 && e.code === "lease_expired") return e.message;
-  if (e instanceof ApiError && e.status === 404) return "This assignment is no longer yours. " + e.message;
-  return null;
 }

@@ -54,10 +54,14 @@ class MyStatsSerializer(serializers.Serializer):
     skipped_today = serializers.IntegerField()
     submitted_total = serializers.IntegerField()
     median_seconds = serializers.FloatField(allow_null=True)
+    tasks_left = serializers.IntegerField(
+        help_text="Open tasks of the kinds served now that this labeler has neither submitted nor skipped."
+    )
+    tasks_total = serializers.IntegerField(help_text="Tasks of the kinds served now, in any state.")
 
 
 class MyStatsView(APIView):
-    """The signed-in labeler's own figures in a project: today's count and median time per task."""
+    """The signed-in labeler's own figures in a project: today's count, median time per task, tasks left."""
 
     permission_classes = [ProjectRole]
     minimum_role = Role.LABELER

@@ -17,7 +17,7 @@ from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RunMetric, RunStatus
 from rewardtrain.runs.tests.roots import rooted
 from rewardtrain.services.snapshots import snapshot_build, snapshot_create
-from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
+from rewardtrain.tests.helpers import both_splits_seed, candidate_ids, rank, ranking_project
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
@@ -34,7 +34,13 @@ def world(s3_storage, settings, tmp_path):
         rank(task, labeler, [[i] for i in candidate_ids(task)])
     snapshot = snapshot_build(
         snapshot_id=snapshot_create(
-            project=project, user=admin, settings_data={"kind": "kwise", "validation_fraction": 0.25}
+            project=project,
+            user=admin,
+            settings_data={
+                "kind": "kwise",
+                "validation_fraction": 0.25,
+                "seed": both_splits_seed(project, 0.25),  # an empty validation split would not be stored
+            },
         ).pk
     )
     assert snapshot.status == SnapshotStatus.READY, snapshot.error

@@ -132,7 +132,9 @@ def test_a_two_gpu_run_through_the_worker_matches_the_command_line_ddp_run(world
 def test_cancel_stops_every_rank_within_a_step_or_two(world, tmp_path):
     worker = _gpu_worker(tmp_path)
     try:
-        run = world(max_steps=400)
+        # Eight micro-batches a step: a step stays longer than the time the worker takes to read a progress line,
+        # even on a loaded machine (with one tiny micro-batch a step, ranks ran 4 steps past the stop).
+        run = world(max_steps=400, grad_accum=8)
         wait_until(
             lambda: RunMetric.objects.filter(run=run, kind="step", step__gte=3).exists(),
             240,

@@ -3,8 +3,10 @@ import { api, ApiError, Assignment } from "../api";
 import { readDraft, useDraft } from "../draft";
 import { Markdown } from "../markdown";
 import { insertAt, pollDelay, POLL_GIVE_UP_MS, Suggestion, suggestionNote } from "../suggestion";
-import { DraftNote, useSubmission } from "../taskParts";
-import { Conversation, Kbd, Outcome, typing } from "./Work";
+import { Conversation } from "./Conversation";
+import { Kbd } from "./Kbd";
+import { typing } from "./keys";
+import { DraftNote, Outcome, useSubmission } from "./taskParts";
 
 interface DraftPayload {
   text: string;

@@ -2,11 +2,13 @@
 // the shape rules), its draft (./draft), the keyboard (j/k select, e edits, a adds, x removes, t toggles the system
 // turn, Esc leaves the editor; ctrl+Enter is the page's), submitting, the editor card with its live preview.
 import { ReactNode, useEffect, useRef, useState } from "react";
-import { Assignment } from "./api";
-import * as C from "./conversation";
-import { Draft, readDraft, useDraft } from "./draft";
-import { Conversation, Kbd, Outcome, typing } from "./pages/Work";
-import { DraftNote, Submission, useSubmission } from "./taskParts";
+import { Assignment } from "../api";
+import * as C from "../conversation";
+import { Draft, readDraft, useDraft } from "../draft";
+import { Conversation } from "./Conversation";
+import { Kbd } from "./Kbd";
+import { onControl, typing } from "./keys";
+import { DraftNote, Outcome, Submission, useSubmission } from "./taskParts";
 
 interface DraftPayload {
   turns: C.Turn[];
@@ -112,6 +114,7 @@ export function useConversationEditor({
         return;
       }
       if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+      if ((e.key === "Enter" || e.key === " ") && onControl(e)) return; // the focused button's
       if (e.key === "j" || e.key === "ArrowDown") {
         e.preventDefault();
         update((s) => C.moveSelection(s, 1));

@@ -4,9 +4,9 @@
 // editor in ../ConversationEditor.
 import { Assignment } from "../api";
 import * as C from "../conversation";
-import { ConversationEditor, TurnKeys, useConversationEditor } from "../ConversationEditor";
-import { ErrorList } from "../taskParts";
-import { Kbd, Outcome } from "./Work";
+import { ConversationEditor, TurnKeys, useConversationEditor } from "./ConversationEditor";
+import { Kbd } from "./Kbd";
+import { ErrorList, Outcome } from "./taskParts";
 
 interface Props {
   assignment: Assignment;

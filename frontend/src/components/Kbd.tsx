@@ -1,0 +1,3 @@
+export function Kbd({ children }: { children: React.ReactNode }) {
+  return <kbd>{children}</kbd>;
+}
