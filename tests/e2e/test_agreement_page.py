@@ -37,3 +37,23 @@ def test_agreement_page_shows_each_labeler_against_the_others(live_server, brows
     assert table.get_by_text("e2e-ann").is_visible() and table.get_by_text("e2e-bob").is_visible()
     assert page.get_by_text("50.0%").first.is_visible()
     page.context.close()
+
+
+def test_agreement_page_says_why_one_labeler_per_task_never_gives_agreement(live_server, browser):
+    admin = make_user("e2e-agree-solo-admin", is_staff=True)
+    project = make_project(admin=admin, redundancy=1)
+    import_ranking_tasks(project, 1)
+
+    page = browser.new_context().new_page()
+    page.goto(live_server.url + "/")
+    page.fill("input[name=username]", admin.username)
+    page.fill("input[name=password]", "pw-" + admin.username)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Your projects")
+    page.goto(f"{live_server.url}/projects/{project.pk}/agreement")
+    empty = page.get_by_role("status", name="Why there is no agreement yet")
+    empty.wait_for()
+    text = empty.inner_text()
+    assert "one labeler per task (redundancy 1)" in text and "can never be measured" in text
+    assert "Raise Redundancy to 2 or more" in text and "gold tasks" in text
+    page.context.close()

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { api, ApiError, type Schemas } from "../api";
 import { dialogueTasksBody, DialogueTasksForm, openedSummary, toggleSelected } from "../dialogueTasks";
+import { errorView, type ErrorView } from "../importHelp";
 
 type PromptRow = Schemas["Prompt"];
 
@@ -106,17 +107,21 @@ export function DialogueTasksCard({ projectId }: { projectId: number }) {
           {result}
         </p>
       )}
-      {error && (
-        <div className="error" role="alert">
-          <strong>{error.message}</strong>
-          {error.errors.map((x, i) => (
-            <div key={i}>
-              {x.field ? `${x.field}: ` : ""}
-              {x.message}
-            </div>
-          ))}
-        </div>
-      )}
+      {error && <DialogueTasksError {...errorView(error.message, error.errors)} />}
     </form>
+  );
+}
+
+function DialogueTasksError({ summary, rows }: ErrorView) {
+  return (
+    <div className="error" role="alert">
+      <strong>{summary}</strong>
+      {rows.map((x, i) => (
+        <div key={i}>
+          {x.field ? `${x.field}: ` : ""}
+          {x.message}
+        </div>
+      ))}
+    </div>
   );
 }

@@ -5,6 +5,7 @@ import { Markdown } from "../markdown";
 import { Conversation } from "../components/Conversation";
 import { RewardAgreementCard } from "../components/RewardAgreementCard";
 import { DialogueTasksCard } from "../components/DialogueTasksCard";
+import { exampleHref, importErrorView, importExamples, type ImportExample } from "../importHelp";
 
 type Dashboard = Schemas["Dashboard"];
 
@@ -264,6 +265,12 @@ export function ImportPage({ projectId }: { projectId: number }) {
   const [file, setFile] = useState<File | null>(null);
   const [result, setResult] = useState<Schemas["ImportResult"] | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
+  const [k, setK] = useState(4); // the project's K: ranking items must carry exactly K answers
+  useEffect(() => {
+    api<Project>("GET", `/api/projects/${projectId}/`).then((p) => setK(p.k_answers), () => {});
+  }, [projectId]);
+  const examples = importExamples(k);
+  const current = examples.find((x) => x.id === (kind === "prompts" ? `prompts-${format}` : "ranking-jsonl"))!;
   const submit = async (e: React.FormEvent) => {
     e.preventDefault();
     if (!file) return;
@@ -301,33 +308,74 @@ export function ImportPage({ projectId }: { projectId: number }) {
           Imported: {Object.entries(result).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(", ")}
         </div>
       )}
-      {error && (
-        <div className="error" role="alert">
-          <strong>{error.message}</strong> Nothing was imported.
-          {error.errors.length > 0 && (
-            <table className="table">
-              <thead>
-                <tr>
-                  <th>Line</th>
-                  <th>Field</th>
-                  <th>Problem</th>
-                </tr>
-              </thead>
-              <tbody>
-                {error.errors.map((x, i) => (
-                  <tr key={i}>
-                    <td>{x.line ?? ""}</td>
-                    <td>{x.field ?? ""}</td>
-                    <td>{x.message}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </div>
-      )}
+      {error && <ImportError error={error} />}
+      <ImportFormats current={current} examples={examples} />
       <DialogueTasksCard projectId={projectId} />
     </div>
+  );
+}
+
+function ImportError({ error }: { error: ApiError }) {
+  const { summary, rows } = importErrorView(error.message, error.errors);
+  return (
+    <div className="error" role="alert">
+      <strong>{summary}</strong>
+      {rows.length > 0 && (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Line</th>
+              <th>Field</th>
+              <th>Problem</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((x, i) => (
+              <tr key={i}>
+                <td>{x.line ?? ""}</td>
+                <td>{x.field ?? ""}</td>
+                <td>{x.message}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function ExampleFile({ example }: { example: ImportExample }) {
+  return (
+    <div className="import-example" data-example={example.id}>
+      <p className="small">{example.how}</p>
+      <pre className="example">{example.text}</pre>
+      <a href={exampleHref(example)} download={example.filename}>
+        Download {example.filename}
+      </a>
+    </div>
+  );
+}
+
+/** Format help: the example for the chosen kind and format, the other formats one click away. */
+function ImportFormats({ current, examples }: { current: ImportExample; examples: ImportExample[] }) {
+  return (
+    <section className="card import-formats" aria-label="File formats">
+      <h3>File format: {current.title}</h3>
+      <ExampleFile example={current} />
+      <p className="muted small">
+        An import is all or nothing and idempotent by <code>external_id</code>; a refused file lists every bad line
+        and field.
+      </p>
+      <details>
+        <summary>All formats, with example files</summary>
+        {examples.map((x) => (
+          <div key={x.id}>
+            <h4>{x.title}</h4>
+            <ExampleFile example={x} />
+          </div>
+        ))}
+      </details>
+    </section>
   );
 }
 

@@ -1,6 +1,7 @@
 // Agreement between labelers and accuracy on gold tasks: overall, by guideline version, per labeler, per day.
 import { useEffect, useState } from "react";
-import { api, ApiError, type Schemas } from "../api";
+import { api, ApiError, type Project, type Schemas } from "../api";
+import { agreementEmptyState } from "../agreement";
 
 type Report = Schemas["AgreementReport"];
 
@@ -40,14 +41,22 @@ function TrendChart({ trend }: { trend: Report["trend"] }) {
 export function AgreementPage({ projectId }: { projectId: number }) {
   const [report, setReport] = useState<Report | null>(null);
   const [error, setError] = useState("");
+  // undefined while loading; null when the project could not be read.
+  const [redundancy, setRedundancy] = useState<number | null | undefined>(undefined);
   useEffect(() => {
     api<Report>("GET", `/api/projects/${projectId}/agreement/`).then(setReport, (e) =>
       setError(e instanceof ApiError ? e.message : String(e)),
+    );
+    // Only for the empty state's explanation; without it the page still works.
+    api<Project>("GET", `/api/projects/${projectId}/`).then(
+      (p) => setRedundancy(p.redundancy),
+      () => setRedundancy(null),
     );
   }, [projectId]);
   if (error) return <p className="error">{error}</p>;
   if (!report) return <p>Loading…</p>;
   const o = report.overall;
+  const empty = redundancy === undefined ? null : agreementEmptyState(o, redundancy);
   return (
     <div className="dashboard">
       <h2>Agreement</h2>
@@ -56,6 +65,16 @@ export function AgreementPage({ projectId }: { projectId: number }) {
         tie); InstructGPT reports about 73% between its trained labelers. Computed on tasks ranked by several
         labelers; gold accuracy compares rankings of gold tasks with their expected order.
       </p>
+      {empty && (
+        <div className="card empty-state" role="status" aria-label="Why there is no agreement yet">
+          <strong>{empty.reason}</strong>
+          <ul>
+            {empty.advice.map((a) => (
+              <li key={a}>{a}</li>
+            ))}
+          </ul>
+        </div>
+      )}
       <div className="tiles">
         <div className="card tile"><div className="n">{pct(o.pairwise_agreement)}</div><div className="muted">pairwise agreement</div></div>
         <div className="card tile"><div className="n">{num(o.kendall_tau_b)}</div><div className="muted">Kendall's tau-b</div></div>
