@@ -46,7 +46,7 @@ from rewardtrain.runs.models import (
 )
 from rewardtrain.runs.options import BASE_MODEL_KINDS, CONFIGS, RESERVED_PARAMS, SNAPSHOT_KINDS
 from rewardtrain.staging import snapshot_stage
-from rewardtrain.training.config import SHARED_ATTENTION_CHOICES
+from rewardtrain.training.config import range_errors
 
 logger = logging.getLogger(__name__)
 
@@ -129,31 +129,11 @@ def _hyperparams(kind: str, given: dict[str, Any]) -> dict[str, Any]:
                 )
             )
         clean[name] = value
-    if kind == RunKind.DPO and not errors:
-        errors += _dpo_ranges(clean)
-    if kind in (RunKind.RM, RunKind.DPO) and not errors:
-        errors += _sharing_ranges(clean)
+    if not errors:
+        errors += [FieldError(message, name) for name, message in range_errors(clean).items()]
     if errors:
         raise invalid("Invalid hyper-parameters", *errors)
     return clean
-
-
-def _dpo_ranges(params: dict[str, Any]) -> list[FieldError]:
-    errors = []
-    if params.get("beta", 1.0) <= 0:
-        errors.append(FieldError("must be greater than 0", "beta"))
-    if not 0 <= params.get("label_smoothing", 0.0) < 0.5:
-        errors.append(FieldError("must be at least 0 and below 0.5", "label_smoothing"))
-    return errors
-
-
-def _sharing_ranges(params: dict[str, Any]) -> list[FieldError]:
-    errors = []
-    if params.get("row_tokens", 0) < 0:
-        errors.append(FieldError("must be 0 (the run's max_length) or more", "row_tokens"))
-    if params.get("shared_attention", "auto") not in SHARED_ATTENTION_CHOICES:
-        errors.append(FieldError(f"must be one of {', '.join(SHARED_ATTENTION_CHOICES)}", "shared_attention"))
-    return errors
 
 
 def _base_refusal(kind: str, base: RegisteredModel) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,13 +129,26 @@ class PreferenceConfig(TrainConfig):
         return self.row_tokens or self.max_length
 
 
-def check_preference_config(config: PreferenceConfig) -> None:
-    if config.row_tokens < 0:
-        raise ValueError(f"row_tokens must be >= 0 (0: max_length), got {config.row_tokens}")
-    if config.shared_attention not in SHARED_ATTENTION_CHOICES:
-        raise ValueError(
-            f"shared_attention must be one of {', '.join(SHARED_ATTENTION_CHOICES)}, got {config.shared_attention!r}"
-        )
+def range_errors(options: Mapping[str, Any]) -> dict[str, str]:
+    """What is out of range among these options, by name: one rule for the trainers (``check_ranges``) and for
+    the app, which refuses a run's hyper-parameters before queueing it."""
+    errors = {}
+    if options.get("row_tokens", 0) < 0:
+        errors["row_tokens"] = "must be 0 (max_length) or more"
+    if options.get("shared_attention", "auto") not in SHARED_ATTENTION_CHOICES:
+        errors["shared_attention"] = f"must be one of {', '.join(SHARED_ATTENTION_CHOICES)}"
+    if options.get("beta", 1.0) <= 0:
+        errors["beta"] = "must be greater than 0"
+    if not 0 <= options.get("label_smoothing", 0.0) < 0.5:
+        errors["label_smoothing"] = "must be at least 0 and below 0.5"
+    return errors
+
+
+def check_ranges(config: TrainConfig) -> None:
+    """Refuse a config with an option out of range (``ValueError`` naming the option and its value)."""
+    options = config.to_dict()
+    for name, message in range_errors(options).items():
+        raise ValueError(f"{name} {message}, got {options[name]!r}")
 
 
 @dataclass(kw_only=True)

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import DPOConfig, check_preference_config
+from .config import DPOConfig, check_ranges
 from .data import read_jsonl, records_to_ranked_prompts, resolve_data_files
 from .distributed import DistEnv
 from .lora import add_lora, check_lora_config, lora_enabled, save_causal_lm
@@ -196,12 +196,8 @@ def train_dpo(
     answer once however many pairs it is in (``ranked_batch.py``); the reference's log-probabilities too.
     Resume and cancellation work as in ``train_sft``.
     """
-    if config.beta <= 0:
-        raise ValueError(f"beta must be > 0, got {config.beta}")
-    if not 0.0 <= config.label_smoothing < 0.5:
-        raise ValueError(f"label_smoothing must be in [0, 0.5), got {config.label_smoothing}")
     check_lora_config(config)
-    check_preference_config(config)
+    check_ranges(config)
     with training_session(config) as env:
         policy, tokenizer = load_model_and_tokenizer(config.model, gguf_file=config.gguf_file)
         choose_shared_attention(policy, config, env.device)

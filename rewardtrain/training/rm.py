@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .config import RMConfig, check_preference_config
+from .config import RMConfig, check_ranges
 from .data import read_jsonl, records_to_ranked_prompts, resolve_data_files
 from .distributed import DistEnv
 from .lora import add_lora_to_reward_model, check_lora_config, lora_enabled, save_reward_model
@@ -164,7 +164,7 @@ def train_rm(
     its answers (``ranked_batch.py``). Resume and cancellation work as in ``train_sft``.
     """
     check_lora_config(config)
-    check_preference_config(config)
+    check_ranges(config)
     with training_session(config) as env:
         model, tokenizer = build_reward_model(config)
         choose_shared_attention(model, config, env.device)
