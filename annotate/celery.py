@@ -15,7 +15,10 @@ app = Celery("annotate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = (Queue("default"), Queue("gpu"))
 app.conf.task_default_queue = "default"
+# The worker imports the tasks.py of every installed app and of rewardtrain's sub-packages that are not Django apps
+# (their models belong to the `rewardtrain` app). Services queue tasks by name and never import these modules.
 app.autodiscover_tasks()
+app.autodiscover_tasks(["rewardtrain.snapshots", "rewardtrain.suggestions", "rewardtrain.lost_jobs"])
 
 
 @inspect_command()

@@ -73,8 +73,8 @@ def queue_depths() -> dict[str, int]:
 def _jobs() -> Iterator[tuple[str, str, int]]:
     from django.db.models import Count
 
-    from rewardtrain.models import Snapshot, SnapshotStatus
     from rewardtrain.runs.models import RunStatus, TrainingRun
+    from rewardtrain.snapshots.models import Snapshot, SnapshotStatus
 
     active = {
         "training_run": (TrainingRun, [RunStatus.QUEUED, RunStatus.RUNNING]),

@@ -206,9 +206,9 @@ def cleanup(project_id: int) -> None:
 
 
 def build(project_id: int) -> dict:
-    from rewardtrain.models import Snapshot
     from rewardtrain.params import snapshot_params_from
-    from rewardtrain.services.snapshots import snapshot_build
+    from rewardtrain.snapshots.models import Snapshot
+    from rewardtrain.snapshots.services import snapshot_build
 
     params = snapshot_params_from({"kind": "pairwise", "format": "standard", "validation_fraction": 0.05})
     # Created directly rather than with snapshot_create, which would also queue the Celery task.
@@ -246,7 +246,7 @@ def main() -> None:
     print(
         f"seeded {args.rankings} rankings (K={K}) in {time.perf_counter() - started:.1f}s, project {project_id}"
     )
-    import rewardtrain.services.snapshots  # noqa: F401  (pyarrow and the app, so the baseline includes them)
+    import rewardtrain.snapshots.services  # noqa: F401  (pyarrow and the app, so the baseline includes them)
 
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"RSS before the build (modules loaded): {baseline_mb:.0f} MB")

@@ -45,7 +45,7 @@ def prepare_export(project_id: int, rankings: int) -> int:
     from labeling.services.assignment import assignment_claim_next
     from labeling.services.projects import membership_set
     from labeling.services.submission import assignment_submit
-    from rewardtrain.services.snapshots import snapshot_build, snapshot_create
+    from rewardtrain.snapshots.services import snapshot_build, snapshot_create
 
     project = Project.objects.get(pk=project_id)
     seeders = []

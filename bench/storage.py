@@ -47,7 +47,7 @@ def main() -> None:
 
             django.setup()
             from annotate import storage
-            from rewardtrain.models import Snapshot
+            from rewardtrain.snapshots.models import Snapshot
             from rewardtrain.staging import snapshot_stage, worker_cache
 
             snapshot = Snapshot(pk=1, project_id=1, version=1)

@@ -1,7 +1,7 @@
 """Reads shared by views, services and dashboards."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -34,8 +34,68 @@ def guideline_current(project: Project) -> Guideline:
     return guideline
 
 
+def guideline_version(project: Project, version: int) -> Guideline:
+    guideline = (
+        Guideline.objects.filter(project=project, version=version).select_related("created_by").first()
+    )
+    if guideline is None:
+        raise not_found(f"Project '{project.slug}' has no guideline version {version}.")
+    return guideline
+
+
+def guideline_newest_version(project_id: int) -> int | None:
+    """The project's newest guideline version number (one index lookup): what new leases are made under."""
+    row = Guideline.objects.filter(project_id=project_id).order_by("-version").values_list("version").first()
+    return row[0] if row else None
+
+
 def assignments_for_user(user: AbstractBaseUser) -> QuerySet[Assignment]:
     return Assignment.objects.filter(user=user).select_related("task", "task__prompt", "guideline")
+
+
+def history_for_user(user: AbstractBaseUser, *, now=None) -> QuerySet[Assignment]:
+    """The labeler's history: their assignments with `history_status` (an `active` lease past its expiry reads
+    `expired`, as the sweep will make it) and `written_messages` (the turns of a prompt or dialogue they wrote,
+    for tasks without a prompt of their own), leaving out preloaded leases. One query with its joins.
+
+    Preloaded: the claim service lets a labeler hold a second live lease in a project (the next task, fetched
+    ahead) and always treats the older live lease as the task they are on (`_held_answer`). The same rule here:
+    a live lease is left out while the labeler holds an older live lease in the same project, so history shows
+    exactly one active row per project, the task on screen, and the preloaded one appears once it is shown."""
+    from labeling.models import Dialogue, WrittenPrompt
+
+    now = now or timezone.now()
+    live = Q(status=AssignmentStatus.ACTIVE, expires_at__gt=now)
+    older_live = Assignment.objects.filter(
+        live,
+        user_id=OuterRef("user_id"),
+        task__project_id=OuterRef("task__project_id"),
+    ).filter(
+        Q(leased_at__lt=OuterRef("leased_at")) | Q(leased_at=OuterRef("leased_at"), pk__lt=OuterRef("pk"))
+    )
+
+    def written(model) -> Subquery:
+        return Subquery(model.objects.filter(assignment_id=OuterRef("pk")).values("messages")[:1])
+
+    return (
+        assignments_for_user(user)
+        .select_related("task__project")
+        .exclude(live & Exists(older_live))
+        .annotate(
+            history_status=Case(
+                When(
+                    status=AssignmentStatus.ACTIVE, expires_at__lte=now, then=Value(AssignmentStatus.EXPIRED)
+                ),
+                default=F("status"),
+            ),
+            written_messages=Coalesce(
+                written(Dialogue),
+                Subquery(
+                    WrittenPrompt.objects.filter(assignment_id=OuterRef("pk")).values("prompt__messages")[:1]
+                ),
+            ),
+        )
+    )
 
 
 def with_review_outcome(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:

@@ -1,16 +1,5 @@
-from django.contrib import admin
+"""The admin of the `rewardtrain` app: Django's admin imports this module, which registers the sub-packages'."""
 
-from rewardtrain.models import Snapshot, SnapshotDownload
+from rewardtrain.snapshots import admin as snapshots_admin
 
-
-@admin.register(Snapshot)
-class SnapshotAdmin(admin.ModelAdmin):
-    list_display = ("id", "project", "version", "kind", "status", "created_by", "created_at")
-    list_filter = ("kind", "status")
-    readonly_fields = [f.name for f in Snapshot._meta.fields]
-
-
-@admin.register(SnapshotDownload)
-class SnapshotDownloadAdmin(admin.ModelAdmin):
-    list_display = ("id", "snapshot", "file_name", "user", "token", "created_at")
-    readonly_fields = [f.name for f in SnapshotDownload._meta.fields]
+__all__ = ["snapshots_admin"]

@@ -28,9 +28,9 @@ def causal_lm(path: str, gguf_file: str = "") -> tuple[Any, Any]:
         if key in _models:
             _models.move_to_end(key)
             return _models[key]
-        import torch
+        import torch  # workers only
 
-        from rewardtrain.training import load_model_and_tokenizer
+        from rewardtrain.training import load_model_and_tokenizer  # torch: workers only
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
         dtype = "auto" if device == "cuda" else torch.float32

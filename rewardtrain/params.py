@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from labeling.services.errors import FieldError, invalid
-from rewardtrain.models import SnapshotKind
+from rewardtrain.snapshots.models import SnapshotKind
 
 FORMATS = ("conversational", "standard")
 LABELER_MODES = ("all", "majority")

@@ -28,6 +28,7 @@ from labeling.models import (
 )
 from rewardtrain.pairs import aggregate_tiers, split_of
 from rewardtrain.params import SnapshotParams
+from rewardtrain.training.chat import render_prompt
 
 BATCH_ROWS = 2000
 CHUNK_SIZE = 2000
@@ -65,8 +66,6 @@ def standard_prompt(messages: list[dict]) -> str:
     template ("### User:\\n…\\n\\n### Assistant:\\n"), so a standard-format prompt reads the same at training."""
     if len(messages) == 1 and messages[0]["role"] == "user":
         return messages[0]["content"]
-    from rewardtrain.training.chat import render_prompt
-
     return render_prompt(None, plain_messages(messages))
 
 

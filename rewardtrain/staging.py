@@ -15,8 +15,8 @@ from django.conf import settings
 
 from annotate import storage
 from rewardtrain.artifact_cache import ArtifactCache, CorruptArtifact, TreeFile
-from rewardtrain.models import Snapshot
-from rewardtrain.services.snapshots import snapshot_key
+from rewardtrain.snapshots.models import Snapshot
+from rewardtrain.snapshots.services import snapshot_key
 
 # What `rewardtrain.training` reads from a snapshot folder (the Parquet copies are for people and `datasets`).
 TRAINING_SUFFIX = ".jsonl"

@@ -144,9 +144,9 @@ def test_another_labelers_assignment_is_unknown(world):
 
 def test_other_projects_ids_under_my_project_are_unknown(world, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    from rewardtrain.models import Snapshot
     from rewardtrain.params import snapshot_params_from
-    from rewardtrain.services.snapshots import snapshot_build
+    from rewardtrain.snapshots.models import Snapshot
+    from rewardtrain.snapshots.services import snapshot_build
 
     project_a, admin_a = world["project"], world["admin"]
     task = project_a.tasks.get(kind="ranking")

@@ -22,12 +22,12 @@ from annotate.celery import app
 from annotate.tests.live import process_env, start_worker, stop, wait_until
 from labeling.models import Candidate, Role
 from rewardtrain.jobs import HEARTBEAT_STALE
-from rewardtrain.models import SnapshotStatus
 from rewardtrain.runs import scoring, services
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import CandidateScore, ModelKind, RegisteredModel, RunStatus, TrainingRun
 from rewardtrain.runs.tests.roots import rooted
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create
+from rewardtrain.snapshots.models import SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer

@@ -132,6 +132,8 @@ EXPECTED: dict[str, Rule] = {
     "member-detail": project(A),
     "guideline-list": project(L, POST=A),
     "guideline-current": project(L),
+    # One version of the guidelines, opened or compared: every member reads it.
+    "guideline-version": project(L),
     "guideline-usage": project(R),
     "import": project(A),
     "agreement": project(R),
@@ -157,6 +159,8 @@ EXPECTED: dict[str, Rule] = {
     # Reviewing is for the demonstration's project's reviewers and admins.
     "demonstration-review": project(R),
     "dialogue-review": project(R),
+    # Undoing a review: the project's reviewers and admins reach it, and only the review's own reviewer may.
+    "review-undo": Rule("project", role=R, special={("post", "admin"): 403}),
     # Exports: admins, or a token scoped to the project held by a reviewer or admin.
     "snapshot-list": Rule("snapshot"),
     "snapshot-detail": Rule("snapshot"),
@@ -237,10 +241,10 @@ def test_every_api_route_has_an_expectation():
 def world(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     from labeling.models import Assignment
-    from rewardtrain.models import Snapshot
     from rewardtrain.params import snapshot_params_from
     from rewardtrain.runs.models import RegisteredModel, ScoringJob, TrainingRun
-    from rewardtrain.services.snapshots import snapshot_build
+    from rewardtrain.snapshots.models import Snapshot
+    from rewardtrain.snapshots.services import snapshot_build
 
     admin = make_user("matrix-admin", is_staff=True)
     project_a, tasks = demonstration_project(1)
@@ -280,6 +284,9 @@ def world(settings, tmp_path):
     generation = GenerationJob.objects.create(project=project_a, model=base)
     assert Assignment.objects.filter(user=labeler).exists()
     dialogue = _dialogue(project_a, labeler, demonstration.guideline)
+    from labeling.services.reviews import dialogue_review
+
+    review = dialogue_review(reviewer=reviewer, dialogue=dialogue, decision="accept")
 
     params = {
         "project_id": project_a.pk,
@@ -291,6 +298,8 @@ def world(settings, tmp_path):
         "snapshot_id": snapshot.pk,
         "file_name": "train.jsonl",
         "run_id": run.pk,
+        "review_id": review.pk,
+        "version": demonstration.guideline.version,
     }
     # Parameters whose meaning depends on the route.
     by_route = {

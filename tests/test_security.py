@@ -15,7 +15,6 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from annotate.celery import app as celery_app
 from labeling.models import Prompt, Task
 from labeling.services.imports import import_file
 from labeling.tests.factories import make_project, make_user
@@ -238,8 +237,9 @@ def test_no_server_side_url_fetching_in_the_app():
     offenders = []
     for folder in (
         "labeling",
-        "rewardtrain/api",
-        "rewardtrain/services",
+        "rewardtrain/snapshots",
+        "rewardtrain/suggestions",
+        "rewardtrain/lost_jobs",
         "rewardtrain/importers",
         "annotate",
     ):
@@ -255,7 +255,7 @@ def test_no_server_side_url_fetching_in_the_app():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_snapshot_files_are_attachments_of_fixed_type(tmp_path, settings):
+def test_snapshot_files_are_attachments_of_fixed_type(tmp_path, settings, eager_celery):
     import json
 
     from rewardtrain.tests.helpers import candidate_ids, rank
@@ -269,16 +269,11 @@ def test_snapshot_files_are_attachments_of_fixed_type(tmp_path, settings):
     rank(task, admin, [[i] for i in candidate_ids(task)])
     client = APIClient()
     client.force_authenticate(admin)
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    try:
-        created = client.post(
-            f"/api/projects/{project.pk}/snapshots/",
-            {"kind": "pairwise", "validation_fraction": 0},
-            format="json",
-        )
-    finally:
-        celery_app.conf.task_always_eager = previous
+    created = client.post(
+        f"/api/projects/{project.pk}/snapshots/",
+        {"kind": "pairwise", "validation_fraction": 0},
+        format="json",
+    )
     sid = created.json()["id"]
     detail = client.get(f"/api/projects/{project.pk}/snapshots/{sid}/").json()
     assert detail["status"] == "ready", detail

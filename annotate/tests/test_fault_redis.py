@@ -22,7 +22,7 @@ from annotate.tests.live import (
 from labeling.models import Ranking, Role
 from labeling.services.tokens import api_token_create
 from labeling.tests.factories import add_member, import_ranking_tasks, make_project, make_user
-from rewardtrain.models import Snapshot, SnapshotStatus
+from rewardtrain.snapshots.models import Snapshot, SnapshotStatus
 
 
 def _label_one(session: requests.Session, url: str, project_id: int) -> str:

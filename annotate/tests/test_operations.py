@@ -14,10 +14,9 @@ from annotate.celery import app
 from annotate.jobs import enqueue
 from annotate.logging import ContextFilter, JsonFormatter, task_id_var
 from annotate.metrics import queue_depths
-from labeling.tasks import expire_leases
 from labeling.tests.factories import add_member, import_ranking_tasks, make_project, new_client_id
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
-from rewardtrain.services.lost_jobs import jobs_requeue_lost
+from rewardtrain.lost_jobs.services import jobs_requeue_lost
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 
 
 @pytest.fixture
@@ -112,6 +111,7 @@ def test_metrics_latency_annotations_queue_depth_and_jobs(client, empty_queues, 
     assert api.post(f"/api/assignments/{lease['id']}/submit/", body, format="json").status_code == 201
     assert api.post(f"/api/assignments/{lease['id']}/submit/", body, format="json").status_code == 200
     Snapshot.objects.create(project=project, version=1, kind=SnapshotKind.PAIRWISE, params={}, manifest={})
+    expire_leases = "labeling.tasks.expire_leases"
     assert enqueue(expire_leases) and enqueue(expire_leases)  # two messages wait: no worker runs here
 
     response = client.get("/metrics")

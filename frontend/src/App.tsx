@@ -23,8 +23,18 @@ export function App() {
     loadMe();
   }, [loadMe]);
 
-  if (me === undefined) return <div className="loading">Loading…</div>;
-  if (me === null) return <LoginPage onSignedIn={loadMe} />;
+  if (me === undefined)
+    return (
+      <main className="loading" aria-busy="true">
+        Loading…
+      </main>
+    );
+  if (me === null)
+    return (
+      <main>
+        <LoginPage onSignedIn={loadMe} />
+      </main>
+    );
 
   const signOut = async () => {
     await api("POST", "/api/auth/logout");
@@ -46,9 +56,13 @@ export function App() {
         <Link to="/" className="brand">
           Annotate
         </Link>
-        <nav>
-          <Link to="/">Projects</Link>
-          <Link to="/history">My history</Link>
+        <nav aria-label="Main">
+          <Link to="/" current={path === "/"}>
+            Projects
+          </Link>
+          <Link to="/history" current={path === "/history"}>
+            My history
+          </Link>
         </nav>
         <span className="who">
           {me.username}{" "}

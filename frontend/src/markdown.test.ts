@@ -19,6 +19,12 @@ describe("untrusted markdown", () => {
     expect(out).toContain("&lt;b&gt;hi&lt;/b&gt;");
   });
 
+  it("puts the text's headings below the page's own: # is h3 by default, h6 at most", () => {
+    expect(renderMarkdown("# Guidelines\n\n## Ties")).toBe("<h3>Guidelines</h3>\n<h4>Ties</h4>\n");
+    expect(renderMarkdown("# Top", { headingLevel: 2 })).toBe("<h2>Top</h2>\n");
+    expect(renderMarkdown("##### Deep")).toBe("<h6>Deep</h6>\n");
+  });
+
   it("keeps single line breaks as typed, and blank lines as paragraphs", () => {
     expect(renderMarkdown("Thanks!\nAlex")).toBe("<p>Thanks!<br>\nAlex</p>\n");
     expect(renderMarkdown("one\n\ntwo")).toBe("<p>one</p>\n<p>two</p>\n");

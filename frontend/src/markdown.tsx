@@ -14,7 +14,19 @@ const defaultLinkClose =
 interface RenderEnv {
   plainLinks?: boolean;
   hrefs?: string[];
+  headingLevel?: number;
 }
+// Headings of embedded text sit below the page's own (its h1 and section h2s): `#` renders as h<headingLevel>,
+// deeper ones below it, h6 at most, so the page keeps one outline.
+const shiftHeading = (tokens: { tag: string }[], idx: number, env: RenderEnv) => {
+  const level = Number(tokens[idx].tag.slice(1));
+  tokens[idx].tag = `h${Math.min(6, level + (env.headingLevel ?? 1) - 1)}`;
+};
+md.core.ruler.push("shift_headings", (state) => {
+  for (let i = 0; i < state.tokens.length; i++)
+    if (state.tokens[i].type === "heading_open" || state.tokens[i].type === "heading_close")
+      shiftHeading(state.tokens, i, state.env as RenderEnv);
+});
 md.renderer.rules.link_open = (tokens, idx, options, env: RenderEnv, self) => {
   if (env.plainLinks) {
     (env.hrefs ??= []).push(tokens[idx].attrGet("href") ?? "");
@@ -38,16 +50,27 @@ md.renderer.rules.image = (tokens, idx) => {
   return md.utils.escapeHtml(`[image: ${t.content || ""} ${t.attrGet("src") || ""}]`);
 };
 
-export function renderMarkdown(text: string, opts: { plainLinks?: boolean } = {}): string {
-  const env: RenderEnv = { plainLinks: !!opts.plainLinks };
+export function renderMarkdown(text: string, opts: { plainLinks?: boolean; headingLevel?: number } = {}): string {
+  const env: RenderEnv = { plainLinks: !!opts.plainLinks, headingLevel: opts.headingLevel ?? 3 };
   return md.render(text ?? "", env);
 }
 
-export function Markdown({ text, className, plainLinks }: { text: string; className?: string; plainLinks?: boolean }) {
+/** `headingLevel`: the level a `#` heading of the text gets (3: below the page's h1 and its section h2s). */
+export function Markdown({
+  text,
+  className,
+  plainLinks,
+  headingLevel,
+}: {
+  text: string;
+  className?: string;
+  plainLinks?: boolean;
+  headingLevel?: number;
+}) {
   return (
     <div
       className={"md " + (className ?? "")}
-      dangerouslySetInnerHTML={{ __html: renderMarkdown(text, { plainLinks }) }}
+      dangerouslySetInnerHTML={{ __html: renderMarkdown(text, { plainLinks, headingLevel }) }}
     />
   );
 }

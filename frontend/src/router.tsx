@@ -29,11 +29,23 @@ export function match(pattern: string, path: string): Record<string, string> | n
   return out;
 }
 
-export function Link({ to, children, className }: { to: string; children: React.ReactNode; className?: string }) {
+/** A link inside the app; `current` marks the page it leads to as the one shown (aria-current). */
+export function Link({
+  to,
+  children,
+  className,
+  current,
+}: {
+  to: string;
+  children: React.ReactNode;
+  className?: string;
+  current?: boolean;
+}) {
   return (
     <a
       href={to}
       className={className}
+      aria-current={current ? "page" : undefined}
       onClick={(e) => {
         if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
         e.preventDefault();

@@ -7,6 +7,7 @@ the next-task call is made thousands of times an hour, and building ModelSeriali
 from functools import lru_cache
 
 from labeling.models import Assignment, Guideline, Ranking, TaskCandidate
+from labeling.selectors import guideline_newest_version
 from labeling.services import blind
 
 
@@ -56,6 +57,7 @@ def assignment_payload(assignment: Assignment) -> dict:
             "name": project.name,
             "allow_ties": project.allow_ties,
             "k_answers": project.k_answers,
+            "guideline_version": guideline_newest_version(project.pk),
         },
         "guideline": dict(_guideline_payload(assignment.guideline_id)) if assignment.guideline_id else None,
     }

@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from labeling import selectors
 from labeling.api.typed_json import (
     FlagDefinitionsField,
     FlagsByAnswerField,
@@ -33,6 +34,7 @@ from labeling.models import (
     TaskStatus,
 )
 from labeling.services import blind
+from labeling.services.conversations import conversation_snippet
 from labeling.services.imports import PRIORITY_RANGE
 from labeling.services.revisions import REVISABLE_KINDS
 
@@ -239,6 +241,11 @@ class AssignmentProjectSerializer(serializers.Serializer):
     name = serializers.CharField()
     allow_ties = serializers.BooleanField()
     k_answers = serializers.IntegerField()
+    guideline_version = serializers.IntegerField(
+        allow_null=True,
+        help_text="The project's newest guideline version. Newer than the assignment's `guideline.version` when "
+        "a version was published after this lease was made (the lease's work is still checked against its own).",
+    )
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -272,6 +279,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
             "name": project.name,
             "allow_ties": project.allow_ties,
             "k_answers": project.k_answers,
+            "guideline_version": selectors.guideline_newest_version(project.pk),
         }
 
 
@@ -294,14 +302,44 @@ class ReviewOutcomeSerializer(serializers.Serializer):
 
 class AssignmentHistorySerializer(AssignmentBriefSerializer):
     """A row of the user's history: for demonstrations and dialogues, the review status and latest review
-    (null otherwise; needs `selectors.with_review_outcome`), and whether the work can still be revised."""
+    (null otherwise; needs `selectors.with_review_outcome`), and whether the work can still be revised; what
+    the task was about (`snippet`) and why it was skipped (needs `selectors.history_for_user`)."""
 
+    status = serializers.ChoiceField(
+        source="history_status",
+        choices=AssignmentStatus.choices,
+        read_only=True,
+        help_text="`expired` for a lease past its expiry, even before the sweep marks it so.",
+    )
+    project_name = serializers.CharField(source="task.project.name", read_only=True)
+    snippet = serializers.SerializerMethodField(
+        help_text="The start of the task's first user turn (plain text, at most 120 characters); for a prompt or "
+        "dialogue written from scratch, of what the labeler wrote. Empty when there is none yet."
+    )
+    skip_reason = serializers.SerializerMethodField(
+        help_text="The labeler's reason, for a skipped task only."
+    )
     review_status = serializers.ChoiceField(choices=ReviewStatus.choices, allow_null=True, read_only=True)
     review = serializers.SerializerMethodField()
     can_revise = serializers.SerializerMethodField()
 
     class Meta(AssignmentBriefSerializer.Meta):
-        fields = [*AssignmentBriefSerializer.Meta.fields, "review_status", "review", "can_revise"]
+        fields = [
+            *AssignmentBriefSerializer.Meta.fields,
+            "project_name",
+            "snippet",
+            "skip_reason",
+            "review_status",
+            "review",
+            "can_revise",
+        ]
+
+    def get_snippet(self, assignment: Assignment) -> str:
+        prompt = assignment.task.prompt
+        return conversation_snippet(prompt.messages if prompt else assignment.written_messages)
+
+    def get_skip_reason(self, assignment: Assignment) -> str | None:
+        return assignment.skip_reason if assignment.status == AssignmentStatus.SKIPPED else None
 
     @extend_schema_field(ReviewOutcomeSerializer(allow_null=True))
     def get_review(self, assignment: Assignment) -> dict | None:
@@ -415,6 +453,32 @@ class DialogueSerializer(AnnotationSerializer):
         ]
 
 
+class LabelerNameMixin(serializers.Serializer):
+    """Who wrote an annotation, for reviewers. The list views select the user with the annotation, so it costs no
+    query per row."""
+
+    user_name = serializers.SerializerMethodField(
+        help_text="The labeler's full name, or their username when they have none."
+    )
+
+    def get_user_name(self, annotation) -> str:
+        return annotation.user.get_full_name() or annotation.user.get_username()
+
+
+class DemonstrationForReviewSerializer(LabelerNameMixin, DemonstrationSerializer):
+    """A demonstration as reviewers and admins list it: with the name of who wrote it."""
+
+    class Meta(DemonstrationSerializer.Meta):
+        fields = [*DemonstrationSerializer.Meta.fields, "user_name"]
+
+
+class DialogueForReviewSerializer(LabelerNameMixin, DialogueSerializer):
+    """A dialogue as reviewers and admins list it: with the name of who wrote it."""
+
+    class Meta(DialogueSerializer.Meta):
+        fields = [*DialogueSerializer.Meta.fields, "user_name"]
+
+
 class DialogueTasksOpenSerializer(serializers.Serializer):
     count = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
     prompt_ids = serializers.ListField(
@@ -437,6 +501,14 @@ class ReviewSerializer(serializers.ModelSerializer):
     class Meta:
         model = Review
         fields = ["id", "demonstration", "dialogue", "reviewer", "decision", "comment", "created_at"]
+
+
+class ReviewUndoneSerializer(serializers.Serializer):
+    """The work whose review was undone (a demonstration or a dialogue), and its review status now (pending)."""
+
+    demonstration = serializers.IntegerField(allow_null=True)
+    dialogue = serializers.IntegerField(allow_null=True)
+    review_status = serializers.ChoiceField(choices=ReviewStatus.choices)
 
 
 class ReviewWriteSerializer(serializers.Serializer):

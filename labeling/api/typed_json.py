@@ -16,6 +16,7 @@ class MessageSerializer(serializers.Serializer):
 class FlagSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
+    description = serializers.CharField(required=False, help_text="When to raise it (optional)")
 
 
 class RatingScaleSerializer(serializers.Serializer):

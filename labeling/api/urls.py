@@ -27,6 +27,11 @@ urlpatterns = [
         name="guideline-current",
     ),
     path(
+        "projects/<int:project_id>/guidelines/<int:version>/",
+        projects.GuidelineVersionView.as_view(),
+        name="guideline-version",
+    ),
+    path(
         "projects/<int:project_id>/guidelines/usage/",
         projects.GuidelineUsageView.as_view(),
         name="guideline-usage",
@@ -71,4 +76,5 @@ urlpatterns = [
         name="demonstration-review",
     ),
     path("dialogues/<int:dialogue_id>/review/", review.DialogueReviewView.as_view(), name="dialogue-review"),
+    path("reviews/<int:review_id>/undo/", review.ReviewUndoView.as_view(), name="review-undo"),
 ]

@@ -101,3 +101,19 @@ def dialogue_errors(messages: object, field: str = "messages") -> list[FieldErro
     if total > MAX_DIALOGUE_CHARS:
         return [FieldError(f"has {total} characters in all; at most {MAX_DIALOGUE_CHARS}", field)]
     return errors
+
+
+SNIPPET_CHARS = 120
+
+
+def conversation_snippet(messages: object, limit: int = SNIPPET_CHARS) -> str:
+    """The first user turn of a conversation (the first turn when none is the user's), on one line and cut to
+    `limit` characters with an ellipsis: what a list row shows of a task. Plain text; "" for no usable turn."""
+    if not isinstance(messages, list):
+        return ""
+    turns = [m for m in messages if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    first = next((m for m in turns if m.get("role") == "user"), turns[0] if turns else None)
+    if first is None:
+        return ""
+    text = " ".join(first["content"].split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

@@ -148,6 +148,8 @@ def guideline_errors(*, criteria: Any, rating_scale: Any, flags: Any) -> list[Fi
             if not isinstance(flag, dict) or not isinstance(flag.get("key"), str) or not flag["key"].strip():
                 errors.append(FieldError("must be an object with a non-empty key", f"flags[{i}]"))
                 continue
+            if "description" in flag and not isinstance(flag["description"], str):
+                errors.append(FieldError("description must be text", f"flags[{i}].description"))
             if flag["key"] in seen:
                 errors.append(FieldError(f"duplicate flag key '{flag['key']}'", f"flags[{i}]"))
             seen.add(flag["key"])

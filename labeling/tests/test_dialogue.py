@@ -10,7 +10,7 @@ from labeling.models import Dialogue, Role, Task, TaskKind, TaskStatus
 from labeling.services.errors import ValidationFailed
 from labeling.services.projects import project_update
 from labeling.tests.factories import add_member, import_prompt_tasks, make_project, new_client_id
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
 
 pytestmark = pytest.mark.django_db
 

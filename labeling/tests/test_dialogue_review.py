@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from labeling.models import Dialogue, Review, ReviewStatus, Role, Task, TaskStatus
 from labeling.tests.factories import add_member, make_project, new_client_id
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from labeling.tests.factories import (
     make_project,
     new_client_id,
 )
-from rewardtrain.services.preferences import parse_preferences
+from rewardtrain.importers.preferences import parse_preferences
 
 pytestmark = pytest.mark.django_db
 

@@ -17,9 +17,9 @@ from rewardtrain import model_cache
 from rewardtrain.runs.models import ModelKind
 from rewardtrain.runs.services import registered_model_create
 from rewardtrain.runs.tests.roots import model_root, rooted  # noqa: F401  (model_root: a fixture)
-from rewardtrain.services import suggestions
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
-from rewardtrain.tasks import gpu_suggest
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.suggestions import services as suggestions
+from rewardtrain.suggestions.tasks import gpu_suggest
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 

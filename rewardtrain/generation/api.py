@@ -8,11 +8,11 @@ from rest_framework.response import Response
 from labeling.api.permissions import acts_as_site_staff
 from labeling.api.typed_json import NumbersField, PromptSelectionField, SkippedPromptsField
 from labeling.services.errors import FieldError, invalid
-from rewardtrain.api.base import AdminView, ErrorDetailField
+from rewardtrain.api_base import AdminView, ErrorDetailField
 from rewardtrain.generation import services
 from rewardtrain.generation.endpoints import configured_endpoints
 from rewardtrain.generation.models import Backend, GenerationJob, PromptSelection
-from rewardtrain.jobs import job_in_project
+from rewardtrain.generation.selectors import generation_jobs_for_project, get_generation_job
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
@@ -106,15 +106,10 @@ def _refuse_unknown_fields(data, known) -> None:
         )
 
 
-def _job(project, job_id: int) -> GenerationJob:
-    rows = GenerationJob.objects.select_related("model", "reward_model")
-    return job_in_project(rows, project, job_id, "Generation job")
-
-
 class GenerationJobListView(AdminView):
     @extend_schema(responses=GenerationJobSerializer(many=True))
     def get(self, request, project_id: int):
-        rows = GenerationJob.objects.filter(project=self.project).select_related("model", "reward_model")
+        rows = generation_jobs_for_project(self.project)
         return Response(GenerationJobSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(request=GenerationJobWriteSerializer, responses={201: GenerationJobSerializer})
@@ -145,21 +140,23 @@ class GenerationJobDetailView(AdminView):
     @extend_schema(responses=GenerationJobSerializer)
     def get(self, request, project_id: int, job_id: int):
         return Response(
-            GenerationJobSerializer(_job(self.project, job_id), context={"request": request}).data
+            GenerationJobSerializer(
+                get_generation_job(self.project, job_id), context={"request": request}
+            ).data
         )
 
 
 class GenerationJobCancelView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
-        job = services.generation_job_cancel(job=_job(self.project, job_id))
+        job = services.generation_job_cancel(job=get_generation_job(self.project, job_id))
         return Response(GenerationJobSerializer(job, context={"request": request}).data)
 
 
 class GenerationJobResumeView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
-        job = services.generation_job_resume(job=_job(self.project, job_id))
+        job = services.generation_job_resume(job=get_generation_job(self.project, job_id))
         return Response(GenerationJobSerializer(job, context={"request": request}).data)
 
 

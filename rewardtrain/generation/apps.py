@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from rewardtrain.generation.endpoints import configured_endpoints
+
 
 class GenerationConfig(AppConfig):
     """Generation jobs: sample K answers per prompt from a registered model and open ranking tasks."""
@@ -9,6 +11,4 @@ class GenerationConfig(AppConfig):
     verbose_name = "Generation jobs"
 
     def ready(self) -> None:
-        from rewardtrain.generation.endpoints import configured_endpoints
-
         configured_endpoints()  # a bad ANNOTATE_INFERENCE_ENDPOINTS stops the start, naming the entry and field

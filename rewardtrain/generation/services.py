@@ -30,6 +30,8 @@ from rewardtrain.generation.models import Backend, GenerationItem, GenerationJob
 from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
+from rewardtrain.training.generate import SamplingSettings, collect_distinct, local_backend, rank_by_reward
+from rewardtrain.training.openai_client import EndpointConfig, EndpointError, OpenAIClient
 
 # name: (type, default, min, max); None bounds are open.
 SETTINGS: dict[str, tuple[type, Any, float | None, float | None]] = {
@@ -238,9 +240,7 @@ def generation_job_create(
 
 def _enqueue(job: GenerationJob) -> None:
     # A broker that is down does not fail the request: the job stays queued and is sent again later.
-    from rewardtrain.tasks import gpu_generate
-
-    enqueue_on_commit(gpu_generate, job.pk)
+    enqueue_on_commit("rewardtrain.tasks.gpu_generate", job.pk)
 
 
 @transaction.atomic
@@ -340,27 +340,18 @@ def _skip_prompt(job: GenerationJob, prompt_id: int, reason: str) -> None:
 
 def _sampler(job: GenerationJob) -> Sampler:
     """Load what the job samples with (once per execution) and return its per-batch sampling function."""
-    from rewardtrain.training.generate import (
-        SamplingSettings,
-        collect_distinct,
-        local_backend,
-        rank_by_reward,
-    )
-
     s = job.settings
     sampling = SamplingSettings(
         temperature=s["temperature"], top_p=s["top_p"], max_new_tokens=s["max_new_tokens"], seed=s["seed"]
     )
     draw_n = s["best_of_n"] or s["k"]
     if job.backend == Backend.OPENAI:
-        from rewardtrain.training.openai_client import OpenAIClient
-
         client = OpenAIClient(_endpoint_config(job, s))
 
         def make_backend(convs):
             return client.backend(convs, sampling)
     else:
-        from rewardtrain.training.modeling import load_model_and_tokenizer
+        from rewardtrain.training.modeling import load_model_and_tokenizer  # torch: workers only
 
         device = _device()
         located = registered_model_locate(job.model)  # checked again now: the root may have changed since
@@ -371,7 +362,7 @@ def _sampler(job: GenerationJob) -> Sampler:
 
     reward = None
     if s["best_of_n"]:
-        from rewardtrain.training.modeling import load_reward_model
+        from rewardtrain.training.modeling import load_reward_model  # torch: workers only
 
         reward = load_reward_model(registered_model_locate(job.reward_model).path, device=_device())
 
@@ -393,8 +384,6 @@ class JobFailed(Exception):
 def _endpoint_config(job: GenerationJob, s: dict[str, Any]):
     """How to reach the job's endpoint, from this worker's own settings: the base URL and the one variable the
     operator named for its key. Nothing here comes from the job but the endpoint's name and model."""
-    from rewardtrain.training.openai_client import EndpointConfig
-
     endpoint = endpoint_get(job.endpoint) if job.endpoint else None
     if endpoint is None:
         raise JobFailed(f"endpoint '{job.endpoint}' is not configured on this worker")
@@ -417,7 +406,7 @@ def _endpoint_config(job: GenerationJob, s: dict[str, Any]):
 
 
 def _device() -> str:
-    import torch
+    import torch  # workers only
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -467,18 +456,15 @@ def _failure(job: GenerationJob, exc: Exception) -> dict[str, str]:
     what = f"generation job {job.pk}"
     if isinstance(exc, JobFailed):
         return job_failure(exc, what, summary=str(exc))
-    if job.backend == Backend.OPENAI:
-        from rewardtrain.training.openai_client import EndpointError
-
-        if isinstance(exc, EndpointError):
-            return job_failure(
-                exc, f"{what} (endpoint '{job.endpoint}')", summary=f"endpoint '{job.endpoint}': {exc}"
-            )
+    if job.backend == Backend.OPENAI and isinstance(exc, EndpointError):
+        return job_failure(
+            exc, f"{what} (endpoint '{job.endpoint}')", summary=f"endpoint '{job.endpoint}': {exc}"
+        )
     return job_failure(exc, what)
 
 
 def generation_jobs_requeue_stale() -> list[int]:
     """Queue again the running jobs whose worker stopped reporting (a dead host never rejects its message)."""
-    from rewardtrain.tasks import gpu_generate
-
-    return [job_id for job_id in stale_job_ids(GenerationJob) if enqueue(gpu_generate, job_id)]
+    return [
+        job_id for job_id in stale_job_ids(GenerationJob) if enqueue("rewardtrain.tasks.gpu_generate", job_id)
+    ]

@@ -24,6 +24,7 @@ from django.conf import settings
 from annotate import storage
 from labeling.services.errors import FieldError, ValidationFailed, invalid
 from rewardtrain.runs.models import ModelSource, RegisteredModel
+from rewardtrain.staging import model_stage
 
 HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 NOT_FOUND = "model_not_found"
@@ -153,8 +154,6 @@ def model_locate(ref: ModelRef) -> LocatedModel:
     if ref.source == ModelSource.RUN:
         if _legacy_run_path(ref):
             return LocatedModel(ref.path, ref.gguf_file or None)
-        from rewardtrain.staging import model_stage
-
         try:  # one request for the manifest, which says what to stage
             return LocatedModel(str(model_stage(ref.path)), ref.gguf_file or None)
         except FileNotFoundError:

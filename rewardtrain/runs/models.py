@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from labeling.models import Candidate, Project
-from rewardtrain.models import Snapshot
+from rewardtrain.snapshots.models import Snapshot
 
 
 class ModelKind(models.TextChoices):

@@ -10,8 +10,8 @@ import itertools
 from functools import cache
 from typing import Any
 
-from rewardtrain.models import SnapshotKind
 from rewardtrain.runs.models import ModelKind, RunKind
+from rewardtrain.snapshots.models import SnapshotKind
 from rewardtrain.training.config import DPOConfig, RMConfig, SFTConfig, TrainConfig
 
 CONFIGS: dict[str, type[TrainConfig]] = {RunKind.SFT: SFTConfig, RunKind.RM: RMConfig, RunKind.DPO: DPOConfig}

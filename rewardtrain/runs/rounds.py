@@ -20,9 +20,9 @@ from django.db.models import Count, Min
 
 from labeling.models import Ranking
 from rewardtrain.generation.models import GenerationItem, GenerationJob
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.models import ModelKind, RegisteredModel, TrainingRun
 from rewardtrain.runs.rm_agreement import agreement_on, trained_at
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 
 RANKING_SNAPSHOTS = (SnapshotKind.PAIRWISE, SnapshotKind.KWISE)
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from annotate.jobs import enqueue_on_commit
+from annotate.jobs import enqueue_on_commit, send
 from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Candidate, Project
@@ -57,9 +57,7 @@ def scoring_job_create(
         target=job,
         details={"reward_model": model.pk},
     )
-    from rewardtrain.runs.tasks import gpu_score_candidates
-
-    enqueue_on_commit(gpu_score_candidates, job.pk)
+    enqueue_on_commit("rewardtrain.tasks.gpu_score_candidates", job.pk)
     return job
 
 
@@ -83,7 +81,7 @@ def _finish(job: ScoringJob, status: str, **fields: Any) -> ScoringJob:
 
 
 def _device() -> str:
-    import torch
+    import torch  # workers only
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -152,9 +150,7 @@ def scoring_job_execute(*, job_id: int, worker: str) -> ScoringJob | None:
 
 def scoring_jobs_requeue_stale() -> list[int]:
     """Queue again the scoring jobs whose worker stopped reporting."""
-    from rewardtrain.runs.tasks import gpu_score_candidates
-
     stale = stale_job_ids(ScoringJob)
     for job_id in stale:
-        gpu_score_candidates.delay(job_id)
+        send("rewardtrain.tasks.gpu_score_candidates", job_id)
     return stale

@@ -4,7 +4,7 @@ from typing import Any
 
 from labeling.models import Project
 from rewardtrain.jobs import job_in_project
-from rewardtrain.runs.models import TrainingRun
+from rewardtrain.runs.models import ScoringJob, TrainingRun
 
 
 def run_lineage(run: TrainingRun) -> dict[str, Any]:
@@ -41,3 +41,7 @@ def get_run(project: Project, run_id: int) -> TrainingRun:
     return job_in_project(
         TrainingRun.objects.select_related("snapshot", "base_model"), project, run_id, "Run"
     )
+
+
+def get_scoring_job(project: Project, job_id: int) -> ScoringJob:
+    return job_in_project(ScoringJob.objects.select_related("reward_model"), project, job_id, "Scoring job")

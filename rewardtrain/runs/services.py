@@ -19,14 +19,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotate import storage
-from annotate.jobs import enqueue_on_commit
+from annotate.jobs import enqueue_on_commit, send
 from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Project
 from labeling.services.errors import FieldError, conflict, invalid
 from rewardtrain import staging
 from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
-from rewardtrain.models import Snapshot, SnapshotStatus
 from rewardtrain.runs.artifacts import (
     ModelRef,
     model_locate,
@@ -45,8 +44,11 @@ from rewardtrain.runs.models import (
     TrainingRun,
 )
 from rewardtrain.runs.options import BASE_MODEL_KINDS, CONFIGS, RESERVED_PARAMS, SNAPSHOT_KINDS
+from rewardtrain.snapshots.models import Snapshot, SnapshotStatus
 from rewardtrain.staging import snapshot_stage
 from rewardtrain.training.config import range_errors
+from rewardtrain.training.launch import TorchrunJob
+from rewardtrain.training.progress import ProgressEvent
 
 logger = logging.getLogger(__name__)
 
@@ -196,9 +198,7 @@ def training_run_create(
         target=run,
         details={"kind": kind, "snapshot_id": snapshot.pk, "base_model_id": base.pk, "gpus": gpus},
     )
-    from rewardtrain.runs.tasks import gpu_train_run
-
-    enqueue_on_commit(gpu_train_run, run.pk)
+    enqueue_on_commit("rewardtrain.tasks.gpu_train_run", run.pk)
     return run
 
 
@@ -295,9 +295,6 @@ def _train(run: TrainingRun, recorder: _Recorder):
 
         train = {RunKind.SFT: train_sft, RunKind.RM: train_rm, RunKind.DPO: train_dpo}[run.kind]
         return train(config, progress=recorder, should_stop=recorder.should_stop)
-    from rewardtrain.training.launch import TorchrunJob
-    from rewardtrain.training.progress import ProgressEvent
-
     job = TorchrunJob(
         command=run.kind, config=config, nproc=run.gpus, work_dir=Path(run.output_dir) / "torchrun"
     )
@@ -343,9 +340,7 @@ def training_run_execute(*, run_id: int, worker: str) -> TrainingRun | None:
 
 def training_runs_requeue_stale() -> list[int]:
     """Queue again the runs whose worker stopped reporting (a host that died never rejects its message)."""
-    from rewardtrain.runs.tasks import gpu_train_run
-
     stale = stale_job_ids(TrainingRun)
     for run_id in stale:
-        gpu_train_run.delay(run_id)
+        send("rewardtrain.tasks.gpu_train_run", run_id)
     return stale

@@ -1,4 +1,5 @@
-"""Celery entry points. Training runs go to the `gpu` queue (the `rewardtrain.tasks.gpu_*` route)."""
+"""Celery entry points for runs and scoring jobs. Training and scoring go to the `gpu` queue (the
+`rewardtrain.tasks.gpu_*` route); the names keep the `rewardtrain.tasks.` prefix whatever module holds them."""
 
 from celery import current_task, shared_task
 

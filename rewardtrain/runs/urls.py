@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rewardtrain.runs import api, feedback_api
+from rewardtrain.runs import api
 
 urlpatterns = [
     path("projects/<int:project_id>/models/", api.RegisteredModelListView.as_view(), name="model-list"),
@@ -22,24 +22,20 @@ urlpatterns = [
     ),
     path(
         "projects/<int:project_id>/scoring-jobs/",
-        feedback_api.ScoringJobListView.as_view(),
+        api.ScoringJobListView.as_view(),
         name="scoring-job-list",
     ),
     path(
         "projects/<int:project_id>/scoring-jobs/<int:job_id>/",
-        feedback_api.ScoringJobDetailView.as_view(),
+        api.ScoringJobDetailView.as_view(),
         name="scoring-job-detail",
     ),
     path(
         "projects/<int:project_id>/scoring-jobs/<int:job_id>/cancel/",
-        feedback_api.ScoringJobCancelView.as_view(),
+        api.ScoringJobCancelView.as_view(),
         name="scoring-job-cancel",
     ),
-    path(
-        "projects/<int:project_id>/scores/", feedback_api.CandidateScoreListView.as_view(), name="score-list"
-    ),
-    path(
-        "projects/<int:project_id>/rm-agreement/", feedback_api.RMAgreementView.as_view(), name="rm-agreement"
-    ),
-    path("projects/<int:project_id>/rounds/", feedback_api.RoundsView.as_view(), name="rounds"),
+    path("projects/<int:project_id>/scores/", api.CandidateScoreListView.as_view(), name="score-list"),
+    path("projects/<int:project_id>/rm-agreement/", api.RMAgreementView.as_view(), name="rm-agreement"),
+    path("projects/<int:project_id>/rounds/", api.RoundsView.as_view(), name="rounds"),
 ]

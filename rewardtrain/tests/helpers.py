@@ -19,9 +19,9 @@ from labeling.models import (
     TaskKind,
 )
 from labeling.tests.factories import import_prompt_tasks, import_ranking_tasks, make_project
-from rewardtrain.models import Snapshot
 from rewardtrain.pairs import SPLITS, split_of
-from rewardtrain.services.snapshots import snapshot_key
+from rewardtrain.snapshots.models import Snapshot
+from rewardtrain.snapshots.services import snapshot_key
 
 
 def ranking_project(n_tasks: int, k: int = 4, **settings) -> tuple[Project, list[Task]]:

@@ -11,8 +11,8 @@ from labeling.models import Assignment, AssignmentStatus, Ranking, Task, TaskSta
 from labeling.services.errors import ValidationFailed
 from labeling.tests.factories import make_project
 from rewardtrain.formats.hh_rlhf import split_hh_record
-from rewardtrain.services.preferences import preferences_import
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.importers.preferences import preferences_import
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
 
 pytestmark = pytest.mark.django_db
 

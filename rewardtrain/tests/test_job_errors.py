@@ -10,12 +10,12 @@ from rest_framework.test import APIClient
 from labeling.models import Project, Role
 from labeling.services.tokens import api_token_create
 from labeling.tests.factories import add_member, import_ranking_tasks, make_project, make_user
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.params import snapshot_params_from
 from rewardtrain.runs import scoring
 from rewardtrain.runs import services as runs
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus, ScoringJob
-from rewardtrain.services.snapshots import snapshot_build
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_build
 
 pytestmark = pytest.mark.django_db
 

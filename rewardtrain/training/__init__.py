@@ -1,4 +1,4 @@
-"""SFT, reward-model and DPO training (pure PyTorch + transformers; no Django imports).
+"""SFT, reward-model, DPO and RL training (pure PyTorch + transformers; no Django imports).
 
 The public API is re-exported lazily so that importing e.g. ``rewardtrain.training.config`` from a web
 process does not pull in torch/transformers.
@@ -13,10 +13,12 @@ _EXPORTS = {
     "SFTConfig": "config",
     "RMConfig": "config",
     "DPOConfig": "config",
+    "RLConfig": "config",
     "TrainConfig": "config",
     "train_sft": "sft",
     "train_rm": "rm",
     "train_dpo": "dpo",
+    "train_rl": "rl",
     "TrainResult": "trainer",
     "ProgressEvent": "progress",
     "ProgressCallback": "progress",

@@ -1,6 +1,6 @@
-"""Command line: ``python -m rewardtrain.training sft|rm|dpo --data D --model M --out O [--flag value ...]``.
+"""Command line: ``python -m rewardtrain.training sft|rm|dpo|rl --data D --model M --out O [--flag value ...]``.
 
-Every field of ``SFTConfig`` / ``RMConfig`` / ``DPOConfig`` is a flag (``grad_accum`` -> ``--grad-accum``; booleans take
+Every field of ``SFTConfig`` / ``RMConfig`` / ``DPOConfig`` / ``RLConfig`` is a flag (``grad_accum`` -> ``--grad-accum``; booleans take
 ``--flag`` / ``--no-flag``). Ctrl-C or SIGTERM asks the run to stop after the current step and write a
 checkpoint; so does creating the file named by ``--stop-file`` (what a supervisor uses under torchrun, where a
 signal to the launcher would reach every rank twice). Running the same command again resumes from it.
@@ -23,10 +23,10 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from .config import DPOConfig, RMConfig, SFTConfig, TrainConfig
+from .config import DPOConfig, RLConfig, RMConfig, SFTConfig, TrainConfig
 from .progress import JsonLinesProgress, TextProgressBar
 
-COMMANDS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "rm": RMConfig, "dpo": DPOConfig}
+COMMANDS: dict[str, type[TrainConfig]] = {"sft": SFTConfig, "rm": RMConfig, "dpo": DPOConfig, "rl": RLConfig}
 
 
 def _field_type(tp: Any) -> tuple[type, bool]:
@@ -154,12 +154,13 @@ def _main(argv: list[str] | None) -> int:
     from transformers.utils import logging as hf_logging
 
     from .dpo import train_dpo
+    from .rl import train_rl
     from .rm import train_rm
     from .sft import train_sft
 
     hf_logging.disable_progress_bar()
 
-    train = {"sft": train_sft, "rm": train_rm, "dpo": train_dpo}[command]
+    train = {"sft": train_sft, "rm": train_rm, "dpo": train_dpo, "rl": train_rl}[command]
     result = train(config, progress=progress, should_stop=_StopFile(stop, stop_file))
     summary = {
         "output_dir": result.output_dir,

@@ -129,9 +129,10 @@ class PreferenceConfig(TrainConfig):
         return self.row_tokens or self.max_length
 
 
-def range_errors(options: Mapping[str, Any]) -> dict[str, str]:
+def range_errors(options: Mapping[str, Any], kind: str | None = None) -> dict[str, str]:
     """What is out of range among these options, by name: one rule for the trainers (``check_ranges``) and for
-    the app, which refuses a run's hyper-parameters before queueing it."""
+    the app, which refuses a run's hyper-parameters before queueing it. ``kind`` (``"rl"``, ...) adds the rules
+    that hold for one kind of run only."""
     errors = {}
     if options.get("row_tokens", 0) < 0:
         errors["row_tokens"] = "must be 0 (max_length) or more"
@@ -141,13 +142,51 @@ def range_errors(options: Mapping[str, Any]) -> dict[str, str]:
         errors["beta"] = "must be greater than 0"
     if not 0 <= options.get("label_smoothing", 0.0) < 0.5:
         errors["label_smoothing"] = "must be at least 0 and below 0.5"
+    errors.update(_rl_range_errors(options))
+    if kind == "rl":
+        if options.get("lora_r", 0) > 0:
+            errors["lora_r"] = "must be 0: RL runs train every weight"
+        if options.get("gradient_checkpointing"):
+            errors["gradient_checkpointing"] = "is not supported by RL runs"
+    return errors
+
+
+RL_ESTIMATORS = ("rloo", "grpo")
+
+
+def _rl_range_errors(options: Mapping[str, Any]) -> dict[str, str]:
+    errors = {}
+    if options.get("samples_per_prompt", 2) < 2:
+        errors["samples_per_prompt"] = (
+            "must be at least 2 (the baseline of an answer is its siblings' reward)"
+        )
+    if options.get("estimator", "rloo") not in RL_ESTIMATORS:
+        errors["estimator"] = f"must be one of {', '.join(RL_ESTIMATORS)}"
+    if options.get("clip_eps", 0.2) <= 0:
+        errors["clip_eps"] = "must be greater than 0"
+    if options.get("inner_epochs", 1) < 1:
+        errors["inner_epochs"] = "must be at least 1"
+    for name in ("kl_coef", "kl_target", "missing_eos_penalty"):
+        if options.get(name, 0.0) < 0:
+            errors[name] = "must be 0 or more"
+    if options.get("kl_horizon", 1) <= 0:
+        errors["kl_horizon"] = "must be greater than 0"
+    if options.get("temperature", 1.0) <= 0:
+        errors["temperature"] = "must be greater than 0"
+    if not 0 < options.get("top_p", 1.0) <= 1:
+        errors["top_p"] = "must be above 0 and at most 1"
+    if options.get("max_new_tokens", 1) < 1:
+        errors["max_new_tokens"] = "must be at least 1"
+    if options.get("forward_batch_size", 0) < 0:
+        errors["forward_batch_size"] = "must be 0 (all sequences at once) or more"
     return errors
 
 
 def check_ranges(config: TrainConfig) -> None:
     """Refuse a config with an option out of range (``ValueError`` naming the option and its value)."""
     options = config.to_dict()
-    for name, message in range_errors(options).items():
+    kind = "rl" if isinstance(config, RLConfig) else None
+    for name, message in range_errors(options, kind).items():
         raise ValueError(f"{name} {message}, got {options[name]!r}")
 
 
@@ -191,3 +230,61 @@ class DPOConfig(PreferenceConfig):
     ref_model: str | None = None
     """Reference model (hub name or directory); defaults to ``model`` (with LoRA: the policy with its adapters
     switched off, which is that same starting model without a second copy in memory)."""
+
+
+@dataclass(kw_only=True)
+class RLConfig(TrainConfig):
+    """Policy optimisation against a reward model (RLOO or GRPO advantages, PPO-clip, KL penalty).
+
+    ``model`` is the policy to train (an SFT or base model) and the frozen reference, unless ``ref_model`` is
+    set; ``data`` holds the prompts (JSONL: ``{"prompt": str | [messages]}``, or an SFT ``{"messages": ...}``
+    record, whose final assistant message is dropped) and ``eval_data`` the held-out prompts. One step samples
+    ``samples_per_prompt`` answers for each of ``batch_size`` prompts per process; ``max_steps`` counts steps
+    (0: ``epochs`` passes over the prompts).
+    """
+
+    reward_model: str
+    """Directory of a reward model (``RewardModel.save_pretrained``)."""
+    ref_model: str | None = None
+    """Reference model of the KL penalty; defaults to ``model`` (the policy before its first step)."""
+
+    lr: float = 1e-6
+    batch_size: int = 8
+    """Prompts per step and process."""
+    warmup_ratio: float = 0.0
+    min_lr_ratio: float = 1.0
+    """Constant learning rate after warm-up by default (RL runs are usually stopped by watching the reward)."""
+    max_length: int = 512
+    """Prompt tokens + ``max_new_tokens`` (prompts are cut from the left to fit)."""
+
+    samples_per_prompt: int = 4
+    """k: answers sampled per prompt; each answer's baseline comes from its k - 1 siblings."""
+    estimator: str = "rloo"
+    """``rloo``: advantage = reward - mean reward of the other k - 1 answers; ``grpo``: (reward - group mean) /
+    (group standard deviation + 1e-6)."""
+    clip_eps: float = 0.2
+    """PPO clipping of the per-token probability ratio to [1 - eps, 1 + eps]."""
+    inner_epochs: int = 2
+    """Optimizer updates on each batch of samples (the first is on-policy; later ones are clipped)."""
+    forward_batch_size: int = 16
+    """Sequences per forward pass when computing log-probabilities and gradients (0: all of a step at once)."""
+
+    kl_coef: float = 0.05
+    """beta: reward = RM score - beta * KL(policy || reference) of the answer (the initial beta when adaptive)."""
+    kl_target: float = 0.0
+    """If > 0, beta adapts so that the KL per answer stays near this value (Ziegler et al. 2019)."""
+    kl_horizon: int = 10_000
+    """Adaptive KL: samples over which beta may change by a factor of about e^0.2."""
+    missing_eos_penalty: float = 0.0
+    """Subtracted from the RM score of an answer cut off by ``max_new_tokens`` (no end-of-turn token)."""
+
+    max_new_tokens: int = 64
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    eval_greedy: bool = False
+    """Held-out evaluation with one greedy answer per prompt; otherwise k sampled ones (a fixed seed)."""
+    sample_every: int = 0
+    """Emit a ``samples`` event (prompt, answer, reward of a few answers of the step) every N steps (0: never)."""
+    sample_rows: int = 4
+    """Answers per ``samples`` event."""

@@ -11,7 +11,8 @@ from typing import Any, Protocol, TextIO
 
 @dataclass
 class ProgressEvent:
-    """``kind`` is ``"start"``, ``"step"``, ``"eval"`` or ``"end"``. Only rank 0 emits events."""
+    """``kind`` is ``"start"``, ``"step"``, ``"eval"``, ``"samples"`` (RL: a table of answers) or ``"end"``.
+    Only rank 0 emits events."""
 
     kind: str
     step: int
@@ -25,6 +26,8 @@ class ProgressEvent:
     eta_s: float | None = None
     elapsed_s: float = 0.0
     metrics: dict[str, float] = field(default_factory=dict)
+    samples: list[dict[str, Any]] | None = None
+    """``samples`` events: ``{"prompt", "answer", "reward", ...}`` rows (JSON values only)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +48,10 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_event(event: ProgressEvent, width: int = 24) -> str:
+    if event.kind == "samples":
+        rows = event.samples or []
+        best = max((r.get("reward", float("nan")) for r in rows), default=float("nan"))
+        return f"[samples] step {event.step}/{event.total_steps} {len(rows)} answers, best reward {best:.4g}"
     if event.kind in ("eval", "end", "start"):
         body = " ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in event.metrics.items()

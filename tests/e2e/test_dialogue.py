@@ -76,8 +76,8 @@ def test_a_labeler_asks_for_a_suggestion_and_edits_it(live_server, browser, tmp_
     from rewardtrain.runs.models import ModelKind
     from rewardtrain.runs.services import registered_model_create
     from rewardtrain.runs.tests.roots import rooted
-    from rewardtrain.services import suggestions
-    from rewardtrain.tasks import gpu_suggest
+    from rewardtrain.suggestions import services as suggestions
+    from rewardtrain.suggestions.tasks import gpu_suggest
     from rewardtrain.training.tests.helpers import CORPUS
     from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
@@ -164,8 +164,9 @@ def test_an_admin_opens_dialogue_tasks_and_a_reviewer_rejects_a_dialogue(live_se
     card = page.locator(f"[data-dialogue='{dialogue.pk}']")
     card.locator(".turn.assistant strong:has-text('bold')").wait_for()
     assert card.locator("img").count() == 0 and card.locator(".turn").count() == len(messages)
-    card.locator("input").fill("The answer dodges the question.")
     card.locator("button:has-text('Reject')").click()
+    page.get_by_role("dialog").locator("input").fill("The answer dodges the question.")
+    page.get_by_role("button", name="Reject and reopen the task").click()
     page.wait_for_selector("text=No dialogues are waiting for review.")
     dialogue.refresh_from_db()
     assert dialogue.review_status == "rejected" and Task.objects.get(pk=task.pk).status == "open"

@@ -28,7 +28,7 @@ def test_import_page_offers_an_example_file_that_imports(live_server, browser, t
 
     # The example follows the project's K and downloads without a server round trip.
     help_ = page.get_by_role("region", name="File formats")
-    help_.locator("h3:has-text('exactly 5 answers')").wait_for()
+    help_.locator("h2:has-text('exactly 5 answers')").wait_for()
     with page.expect_download() as info:
         help_.locator("[data-example='ranking-jsonl'] a").first.click()
     download = info.value
@@ -40,11 +40,11 @@ def test_import_page_offers_an_example_file_that_imports(live_server, browser, t
     # Choosing prompts as CSV shows the CSV example; every format is listed, HH, TRL and oasst1 included.
     page.select_option("select[name=kind]", "prompts")
     page.select_option("select[name=format]", "csv")
-    help_.locator("h3:has-text('Prompts, CSV')").wait_for()
+    help_.locator("h2:has-text('Prompts, CSV')").wait_for()
     assert "external_id,prompt,system,priority" in help_.locator("pre.example").first.inner_text()
     help_.locator("summary").click()
     for title in ("Anthropic HH-RLHF", "TRL preference pairs", "OpenAssistant oasst1"):
-        assert help_.locator(f"h4:has-text('{title}')").is_visible()
+        assert help_.locator(f"h3:has-text('{title}')").is_visible()
 
     # The downloaded example imports as it is.
     page.select_option("select[name=kind]", "ranking_items")

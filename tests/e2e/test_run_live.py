@@ -16,10 +16,10 @@ from django.db import connection
 
 from labeling.tests.factories import add_member, import_ranking_tasks, make_project, make_user
 from rewardtrain.generation.tests.helpers import register
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus, TrainingRun
-from rewardtrain.services.snapshots import snapshot_build, snapshot_dir
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_build, snapshot_dir
 from rewardtrain.tests.helpers import candidate_ids, rank, store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer

@@ -3,8 +3,8 @@
 import pytest
 
 from labeling.tests.factories import make_project, make_user
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -128,7 +128,7 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     _sign_in(admin_page, base, "e2e-admin")
     admin_page.goto(f"{base}/projects/{project.pk}/guidelines")
     admin_page.fill("textarea[name=body_md]", "# Version two\n\nPrefer **truthful** answers over long ones.")
-    admin_page.wait_for_selector(".preview h1:has-text('Version two')")
+    admin_page.wait_for_selector(".preview h3:has-text('Version two')")
     admin_page.click("button:has-text('Publish version 2')")
     admin_page.wait_for_selector("text=Published guideline version 2")
     # Per version, how many annotations were made under it.
@@ -170,7 +170,7 @@ def test_label_rank_demonstrate_and_publish(world, live_server, browser):
     page.wait_for_selector(".answers .answer")
     assert page.get_by_text("guideline v2").is_visible()
     page.keyboard.press("g")
-    page.wait_for_selector(".guideline-panel h1:has-text('Version two')")
+    page.wait_for_selector(".guideline-panel h3:has-text('Version two')")
     for key in ["1", "2", "3", "4", "Enter"]:
         page.keyboard.press(key)
     page.wait_for_selector("text=No work left for you here")

@@ -173,10 +173,11 @@ def test_hostile_text_is_shown_as_text_everywhere(world, live_server, browser):
 
     admin = Browser(browser, live_server.url, world["admin"].username)
     combos += admin.visit(f"/projects/{pid}/review", ["demonstration prompt", "demonstration text"])
-    # A reviewer's comment, typed and sent (rejecting the demonstration).
-    admin.page.get_by_placeholder("Comment").first.fill(hostile("review comment"))
+    # A reviewer's comment, typed and sent (rejecting the demonstration, confirmed in its dialog).
+    admin.page.get_by_role("button", name="Reject…").first.click()
+    admin.page.get_by_role("dialog").get_by_placeholder("Comment").fill(hostile("review comment"))
     combos += admin.check([]) + len(PAYLOADS)
-    admin.page.get_by_role("button", name="Reject").first.click()
+    admin.page.get_by_role("button", name="Reject and reopen the task").click()
     admin.page.wait_for_timeout(500)
     combos += admin.check([], expect_text=False)
     evil_name = world["evil"].username

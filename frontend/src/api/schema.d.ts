@@ -12,8 +12,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * @description The user's own assignments, newest first (`?status=` filters), each demonstration and dialogue with its
-         *     review status and latest review (decision, comment, time; never the reviewer).
+         * @description The user's own assignments, newest first (`?status=` filters), each with a snippet of its task and, when
+         *     skipped, the reason given; each demonstration and dialogue with its review status and latest review
+         *     (decision, comment, time; never the reviewer). A preloaded next task is left out until it is the current
+         *     one (see `selectors.history_for_user`).
          */
         get: operations["assignments_list"];
         put?: never;
@@ -525,6 +527,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/guidelines/{version}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One guideline version, read-only: for the project's members (labelers included), as versions are compared. */
+        get: operations["projects_guidelines_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/guidelines/current/": {
         parameters: {
             query?: never;
@@ -999,6 +1018,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reviews/{review_id}/undo/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Undo a review (see `services.reviews.review_undo`): 403 to anyone but its reviewer, 409 once it is too late
+         *     or something has followed it; the work is pending review again.
+         */
+        post: operations["reviews_undo_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/tokens/": {
         parameters: {
             query?: never;
@@ -1165,11 +1204,20 @@ export interface components {
         };
         /**
          * @description A row of the user's history: for demonstrations and dialogues, the review status and latest review
-         *     (null otherwise; needs `selectors.with_review_outcome`), and whether the work can still be revised.
+         *     (null otherwise; needs `selectors.with_review_outcome`), and whether the work can still be revised; what
+         *     the task was about (`snippet`) and why it was skipped (needs `selectors.history_for_user`).
          */
         AssignmentHistory: {
             readonly id: number;
-            status: components["schemas"]["AssignmentStatusEnum"];
+            /**
+             * @description `expired` for a lease past its expiry, even before the sweep marks it so.
+             *
+             *     * `active` - Active
+             *     * `submitted` - Submitted
+             *     * `skipped` - Skipped
+             *     * `expired` - Expired
+             */
+            readonly status: components["schemas"]["AssignmentStatusEnum"];
             kind: string;
             project_id: number;
             readonly task_id: number;
@@ -1179,6 +1227,11 @@ export interface components {
             expires_at: string;
             /** Format: date-time */
             finished_at: string | null;
+            readonly project_name: string;
+            /** @description The start of the task's first user turn (plain text, at most 120 characters); for a prompt or dialogue written from scratch, of what the labeler wrote. Empty when there is none yet. */
+            readonly snippet: string;
+            /** @description The labeler's reason, for a skipped task only. */
+            readonly skip_reason: string | null;
             readonly review_status: (components["schemas"]["ReviewStatusEnum"] | components["schemas"]["NullEnum"]) | null;
             readonly review: components["schemas"]["ReviewOutcome"] | null;
             readonly can_revise: boolean;
@@ -1189,6 +1242,8 @@ export interface components {
             name: string;
             allow_ties: boolean;
             k_answers: number;
+            /** @description The project's newest guideline version. Newer than the assignment's `guideline.version` when a version was published after this lease was made (the lease's work is still checked against its own). */
+            guideline_version: number | null;
         };
         /**
          * @description * `active` - Active
@@ -1238,7 +1293,8 @@ export interface components {
             annotations_per_hour: components["schemas"]["HourCount"][];
             labelers: components["schemas"]["LabelerFigures"][];
         };
-        Demonstration: {
+        /** @description A demonstration as reviewers and admins list it: with the name of who wrote it. */
+        DemonstrationForReview: {
             readonly id: number;
             task: number;
             assignment: number;
@@ -1265,6 +1321,8 @@ export interface components {
             seconds_spent: number;
             /** Format: date-time */
             readonly created_at: string;
+            /** @description The labeler's full name, or their username when they have none. */
+            readonly user_name: string;
         };
         Dialogue: {
             readonly id: number;
@@ -1284,6 +1342,27 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
+        /** @description A dialogue as reviewers and admins list it: with the name of who wrote it. */
+        DialogueForReview: {
+            readonly id: number;
+            task: number;
+            assignment: number;
+            user: number;
+            /**
+             * Format: uuid
+             * @description Generated by the client; a resubmission with it stores nothing new.
+             */
+            client_id: string;
+            readonly guideline_version: number;
+            messages: components["schemas"]["Message"][];
+            review_status: components["schemas"]["ReviewStatusEnum"];
+            /** Format: double */
+            seconds_spent: number;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** @description The labeler's full name, or their username when they have none. */
+            readonly user_name: string;
+        };
         DialogueTasksOpenRequest: {
             count?: number;
             prompt_ids?: number[];
@@ -1301,6 +1380,8 @@ export interface components {
         Flag: {
             key: string;
             label: string;
+            /** @description When to raise it (optional) */
+            description?: string;
         };
         GenerationJob: {
             readonly id: number;
@@ -1711,7 +1792,7 @@ export interface components {
             previous?: string | null;
             results: components["schemas"]["AuditEvent"][];
         };
-        PaginatedDemonstrationList: {
+        PaginatedDemonstrationForReviewList: {
             /** @example 123 */
             count: number;
             /**
@@ -1724,9 +1805,9 @@ export interface components {
              * @example http://api.example.org/accounts/?page=2
              */
             previous?: string | null;
-            results: components["schemas"]["Demonstration"][];
+            results: components["schemas"]["DemonstrationForReview"][];
         };
-        PaginatedDialogueList: {
+        PaginatedDialogueForReviewList: {
             /** @example 123 */
             count: number;
             /**
@@ -1739,7 +1820,7 @@ export interface components {
              * @example http://api.example.org/accounts/?page=2
              */
             previous?: string | null;
-            results: components["schemas"]["Dialogue"][];
+            results: components["schemas"]["DialogueForReview"][];
         };
         PaginatedPromptList: {
             /** @example 123 */
@@ -2015,6 +2096,12 @@ export interface components {
          * @enum {string}
          */
         ReviewStatusEnum: "pending" | "accepted" | "rejected";
+        /** @description The work whose review was undone (a demonstration or a dialogue), and its review status now (pending). */
+        ReviewUndone: {
+            demonstration: number | null;
+            dialogue: number | null;
+            review_status: components["schemas"]["ReviewStatusEnum"];
+        };
         /**
          * @description * `accept` - accept
          *     * `reject` - reject
@@ -3369,7 +3456,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaginatedDemonstrationList"];
+                    "application/json": components["schemas"]["PaginatedDemonstrationForReviewList"];
                 };
             };
             /** @description An error in the API's one shape (see the `Error` schema). */
@@ -3438,7 +3525,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaginatedDialogueList"];
+                    "application/json": components["schemas"]["PaginatedDialogueForReviewList"];
                 };
             };
             /** @description An error in the API's one shape (see the `Error` schema). */
@@ -3659,6 +3746,37 @@ export interface operations {
         };
         responses: {
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Guideline"];
+                };
+            };
+            /** @description An error in the API's one shape (see the `Error` schema). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_guidelines_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: number;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4762,6 +4880,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedTaskAdminList"];
+                };
+            };
+            /** @description An error in the API's one shape (see the `Error` schema). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    reviews_undo_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                review_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReviewUndone"];
                 };
             };
             /** @description An error in the API's one shape (see the `Error` schema). */

@@ -175,7 +175,7 @@ export function ConversationEditor({ editing, label, placeholders, previewNote }
   return (
     <div className="editor-grid">
       <div className="card turns" aria-label={label}>
-        <h3>{label} (markdown)</h3>
+        <h2 className="section-title">{label} (markdown)</h2>
         {state.turns.map((t, i) => (
           <div
             key={i}
@@ -241,7 +241,7 @@ export function ConversationEditor({ editing, label, placeholders, previewNote }
         <DraftNote serverState={draft.serverState} />
       </div>
       <div className="card preview" aria-label="Preview">
-        <h3>Preview</h3>
+        <h2 className="section-title">Preview</h2>
         {written.length ? <Conversation messages={written} /> : <p className="muted">Nothing written yet.</p>}
         {previewNote}
       </div>

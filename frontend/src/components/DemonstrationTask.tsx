@@ -137,7 +137,7 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
       <Conversation messages={assignment.task.messages} />
       <div className="editor-grid">
         <div className="card">
-          <h3>Your ideal answer (markdown)</h3>
+          <h2 className="section-title">Your ideal answer (markdown)</h2>
           <textarea
             ref={editor}
             name="demonstration"
@@ -149,7 +149,7 @@ export function DemonstrationTask({ assignment, onDone, paused, initialText, sub
           <DraftNote serverState={draft.serverState} />
         </div>
         <div className="card preview">
-          <h3>Preview</h3>
+          <h2 className="section-title">Preview</h2>
           <Markdown text={text} />
         </div>
       </div>

@@ -53,7 +53,7 @@ export function DialogueTask({ assignment, onDone, paused }: Props) {
         </button>
       </div>
       <div className="card keys" aria-label="Shortcuts">
-        <h3>Keys</h3>
+        <h2 className="section-title">Keys</h2>
         <ul>
           <li>
             <Kbd>ctrl</Kbd>+<Kbd>Enter</Kbd> adds the next turn (the other role) and moves there ·{" "}

@@ -50,7 +50,7 @@ export function DialogueTasksCard({ projectId }: { projectId: number }) {
 
   return (
     <form className="card dialogue-tasks" onSubmit={submit} aria-label="Open dialogue tasks">
-      <h3>Open dialogue tasks</h3>
+      <h2 className="section-title">Open dialogue tasks</h2>
       <p className="muted small">
         Labelers write a whole conversation, playing the user and the assistant. Served only while the project's
         dialogue tasks are on (Settings).

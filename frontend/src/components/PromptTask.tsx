@@ -56,7 +56,7 @@ export function PromptTask({ assignment, onDone, paused }: Props) {
         </button>
       </div>
       <div className="card keys" aria-label="Shortcuts">
-        <h3>Keys</h3>
+        <h2 className="section-title">Keys</h2>
         <ul>
           <TurnKeys />
           <li>

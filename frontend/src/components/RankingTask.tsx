@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "react";
+import { Fragment, useEffect, useMemo, useRef, useState } from "react";
 import { Assignment, Guideline } from "../api";
 import { Markdown } from "../markdown";
 import * as R from "../ranking";
@@ -205,8 +205,8 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
                 }}
                 role="option"
                 aria-selected={selected}
-                aria-labelledby={`answer-head-${id}`}
-                aria-describedby={`answer-text-${id}`}
+                // Named by its head and its whole text: an option's name must hold what it shows.
+                aria-labelledby={`answer-head-${id} answer-text-${id}`}
                 tabIndex={selected ? 0 : -1}
                 data-candidate={id}
                 className={"answer card" + (selected ? " selected" : "")}
@@ -214,20 +214,22 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
                 onDragStart={() => (dragged.current = id)}
                 onClick={() => update((s) => R.select(s, i))}
               >
+                {/* The spaces between the parts keep their words apart in the option's name ("A rank 2"). */}
                 <div className="answer-head" id={`answer-head-${id}`}>
-                  <span className="letter">{LETTERS[i]}</span>
+                  <span className="letter">{LETTERS[i]}</span>{" "}
                   <span className="rank" data-rank={rank ?? ""}>
                     {rank == null ? "unranked" : `rank ${rank}${tied ? " (tie)" : ""}`}
-                  </span>
+                  </span>{" "}
                   <span className="rating" data-rating={state.ratings[id] ?? ""}>
                     {state.ratings[id] != null ? `rated ${state.ratings[id]}/${max}` : ""}
                   </span>
                   {(state.flags[id] ?? []).map((k) => (
-                    <span className="badge flag" key={k}>
-                      {flagLabel(k)}
-                    </span>
+                    <Fragment key={k}>
+                      {" "}
+                      <span className="badge flag">{flagLabel(k)}</span>
+                    </Fragment>
                   ))}
-                </div>
+                </div>{" "}
                 <div id={`answer-text-${id}`}>
                   <Markdown text={c.text} className="answer-text" plainLinks />
                 </div>
@@ -237,9 +239,9 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
         </ol>
         <aside className="side">
           <div className="card controls" role="group" aria-label={`Answer ${LETTERS[state.selected]}`}>
-            <h3>
+            <h2 className="section-title">
               Answer <span data-testid="selected-letter">{LETTERS[state.selected]}</span>
-            </h3>
+            </h2>
             <div className="control-row" role="group" aria-label="Rank">
               <span className="control-name">Rank</span>
               {ids.map((_, i) => (
@@ -302,7 +304,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
             </div>
           </div>
           <div className="card tiers" aria-label="Ranking, best first">
-            <h3>Ranking, best first</h3>
+            <h2 className="section-title">Ranking, best first</h2>
             <div className="gap" onDragOver={allowDrop} onDrop={onDrop(0, true)} />
             {tiers.map((tier, t) => (
               <div key={t}>
@@ -323,7 +325,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
             <p className="muted small">Drag a letter onto a tier to tie, or between tiers to place it.</p>
           </div>
           <div className="card keys" aria-label="Shortcuts">
-            <h3>Keys</h3>
+            <h2 className="section-title">Keys</h2>
             <ul>
               <li>
                 <Kbd>j</Kbd>/<Kbd>k</Kbd> or <Kbd>↓</Kbd>/<Kbd>↑</Kbd> select an answer
@@ -360,7 +362,7 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
       </div>
       {flagPicker && (
         <Dialog label={`Flags for answer ${LETTERS[state.selected]}`} className="flag-picker" onClose={() => setFlagPicker(false)}>
-          <h3>Flags for answer {LETTERS[state.selected]}</h3>
+          <h2 className="section-title">Flags for answer {LETTERS[state.selected]}</h2>
           <ul>
             {guideline.flags.map((f, i) => {
               const on = selectedFlags.includes(f.key);

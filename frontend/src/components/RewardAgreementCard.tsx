@@ -30,7 +30,7 @@ export function RewardAgreementCard({ projectId }: { projectId: number }) {
   if (models === null) return error ? <p className="error">{error}</p> : null;
   return (
     <div className="card" aria-label="Reward model agreement">
-      <h3>Reward model agreement with new rankings</h3>
+      <h2 className="section-title">Reward model agreement with new rankings</h2>
       {error && <p className="error">{error}</p>}
       {models.length === 0 ? (
         <p className="muted">No reward model yet.</p>

@@ -1,8 +1,6 @@
-// Admin and reviewer pages of a project: dashboard, settings, members, imports, review queue.
+// Admin pages of a project: dashboard, settings, members, imports. The review queue is pages/Review.tsx.
 import { useEffect, useState } from "react";
 import { api, ApiError, Project, type Schemas } from "../api";
-import { Markdown } from "../markdown";
-import { Conversation } from "../components/Conversation";
 import { RewardAgreementCard } from "../components/RewardAgreementCard";
 import { DialogueTasksCard } from "../components/DialogueTasksCard";
 import { exampleHref, importErrorView, importExamples, type ImportExample } from "../importHelp";
@@ -85,9 +83,9 @@ export function DashboardPage({ projectId }: { projectId: number }) {
         </div>
       </div>
       <div className="card">
-        <h3>
+        <h2 className="section-title">
           Annotations per hour, last {data.annotations_per_hour.length} h ({total} in all)
-        </h3>
+        </h2>
         <HourlyChart series={data.annotations_per_hour} />
         <p className="muted small">
           Open tasks: {Object.entries(data.open_tasks_by_kind).map(([k, v]) => `${v} ${k}`).join(", ")}
@@ -95,7 +93,7 @@ export function DashboardPage({ projectId }: { projectId: number }) {
       </div>
       <RewardAgreementCard projectId={projectId} />
       <div className="card">
-        <h3>Labelers</h3>
+        <h2 className="section-title">Labelers</h2>
         <table className="table">
           <thead>
             <tr>
@@ -213,7 +211,9 @@ export function MembersPage({ projectId }: { projectId: number }) {
           <tr>
             <th>User</th>
             <th>Role</th>
-            <th />
+            <th>
+              <span className="sr-only">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -222,6 +222,7 @@ export function MembersPage({ projectId }: { projectId: number }) {
               <td>{m.user.username}</td>
               <td>
                 <select
+                  aria-label={`Role of ${m.user.username}`}
                   value={m.role}
                   onChange={(e) => act(() => api("PATCH", `/api/projects/${projectId}/members/${m.id}/`, { role: e.target.value }))}
                 >
@@ -246,8 +247,13 @@ export function MembersPage({ projectId }: { projectId: number }) {
           act(() => api("POST", `/api/projects/${projectId}/members/`, { username, role })).then(() => setUsername(""));
         }}
       >
-        <input placeholder="username" value={username} onChange={(e) => setUsername(e.target.value)} />
-        <select value={role} onChange={(e) => setRole(e.target.value)}>
+        <input
+          aria-label="Username of the new member"
+          placeholder="username"
+          value={username}
+          onChange={(e) => setUsername(e.target.value)}
+        />
+        <select aria-label="Role of the new member" value={role} onChange={(e) => setRole(e.target.value)}>
           <option value="labeler">labeler</option>
           <option value="reviewer">reviewer</option>
           <option value="admin">admin</option>
@@ -290,15 +296,24 @@ export function ImportPage({ projectId }: { projectId: number }) {
   return (
     <div>
       <form className="card inline-form" onSubmit={submit}>
-        <select name="kind" value={kind} onChange={(e) => setKind(e.target.value)}>
-          <option value="ranking_items">ranking items (JSONL with answers)</option>
-          <option value="prompts">prompts (demonstration tasks)</option>
-        </select>
-        <select name="format" value={format} onChange={(e) => setFormat(e.target.value)}>
-          <option value="jsonl">JSONL</option>
-          <option value="csv">CSV (prompts only)</option>
-        </select>
-        <input name="file" type="file" accept=".jsonl,.json,.csv,.txt" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        <label className="inline">
+          File holds
+          <select name="kind" value={kind} onChange={(e) => setKind(e.target.value)}>
+            <option value="ranking_items">ranking items (JSONL with answers)</option>
+            <option value="prompts">prompts (demonstration tasks)</option>
+          </select>
+        </label>
+        <label className="inline">
+          Format
+          <select name="format" value={format} onChange={(e) => setFormat(e.target.value)}>
+            <option value="jsonl">JSONL</option>
+            <option value="csv">CSV (prompts only)</option>
+          </select>
+        </label>
+        <label className="inline">
+          File
+          <input name="file" type="file" accept=".jsonl,.json,.csv,.txt" onChange={(e) => setFile(e.target.files?.[0] ?? null)} />
+        </label>
         <button className="primary" type="submit" disabled={!file}>
           Import
         </button>
@@ -348,7 +363,9 @@ function ExampleFile({ example }: { example: ImportExample }) {
   return (
     <div className="import-example" data-example={example.id}>
       <p className="small">{example.how}</p>
-      <pre className="example">{example.text}</pre>
+      <pre className="example" tabIndex={0}>
+        {example.text}
+      </pre>
       <a href={exampleHref(example)} download={example.filename}>
         Download {example.filename}
       </a>
@@ -360,7 +377,7 @@ function ExampleFile({ example }: { example: ImportExample }) {
 function ImportFormats({ current, examples }: { current: ImportExample; examples: ImportExample[] }) {
   return (
     <section className="card import-formats" aria-label="File formats">
-      <h3>File format: {current.title}</h3>
+      <h2 className="section-title">File format: {current.title}</h2>
       <ExampleFile example={current} />
       <p className="muted small">
         An import is all or nothing and idempotent by <code>external_id</code>; a refused file lists every bad line
@@ -370,98 +387,11 @@ function ImportFormats({ current, examples }: { current: ImportExample; examples
         <summary>All formats, with example files</summary>
         {examples.map((x) => (
           <div key={x.id}>
-            <h4>{x.title}</h4>
+            <h3 className="subsection-title">{x.title}</h3>
             <ExampleFile example={x} />
           </div>
         ))}
       </details>
     </section>
-  );
-}
-
-type Demo = Schemas["Demonstration"];
-
-type WrittenDialogue = Schemas["Dialogue"];
-
-type ReviewKind = "demonstrations" | "dialogues";
-
-export function ReviewPage({ projectId }: { projectId: number }) {
-  const [items, setItems] = useState<Demo[] | null>(null);
-  const [dialogues, setDialogues] = useState<WrittenDialogue[] | null>(null);
-  const [comment, setComment] = useState<Record<string, string>>({});
-  const [error, setError] = useState("");
-  const load = () =>
-    Promise.all([
-      api<{ results: Demo[] }>("GET", `/api/projects/${projectId}/demonstrations/?review_status=pending`).then((d) => setItems(d.results)),
-      api<{ results: WrittenDialogue[] }>("GET", `/api/projects/${projectId}/dialogues/?review_status=pending`).then((d) =>
-        setDialogues(d.results),
-      ),
-    ]);
-  useEffect(() => {
-    load();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [projectId]);
-  const review = async (kind: ReviewKind, id: number, decision: "accept" | "reject") => {
-    setError("");
-    try {
-      const url = kind === "dialogues" ? `/api/dialogues/${id}/review/` : `/api/demonstrations/${id}/review/`;
-      await api("POST", url, { decision, comment: comment[`${kind}:${id}`] ?? "" });
-      await load();
-    } catch (e) {
-      setError(errorText(e));
-    }
-  };
-  const decide = (kind: ReviewKind, id: number) => {
-    const key = `${kind}:${id}`;
-    return (
-      <div className="inline-form">
-        <input
-          placeholder="Comment (needed to reject; the labeler sees it)"
-          value={comment[key] ?? ""}
-          onChange={(e) => setComment({ ...comment, [key]: e.target.value })}
-        />
-        <button onClick={() => review(kind, id, "accept")}>Accept</button>
-        <button onClick={() => review(kind, id, "reject")} disabled={!(comment[key] ?? "").trim()}>
-          Reject
-        </button>
-      </div>
-    );
-  };
-  const version = (v: number) => (
-    <span className="badge guideline-version" data-guideline-version={v} title="The guideline version this was written under">
-      guideline v{v}
-    </span>
-  );
-  if (!items || !dialogues) return <p>Loading…</p>;
-  return (
-    <div className="review">
-      {error && <pre className="error">{error}</pre>}
-      {items.length === 0 && <p>No demonstrations are waiting for review.</p>}
-      {items.map((d) => (
-        <div className="card" key={d.id} data-demonstration={d.id}>
-          <p className="muted small">
-            {version(d.guideline_version)} Demonstration {d.id} by user {d.user}, {new Date(d.created_at).toLocaleString()}
-          </p>
-          <Conversation messages={d.messages} />
-          <div className="turn assistant">
-            <div className="role">labeler's answer</div>
-            <Markdown text={d.text} />
-          </div>
-          {decide("demonstrations", d.id)}
-        </div>
-      ))}
-      <h3>Dialogues</h3>
-      {dialogues.length === 0 && <p>No dialogues are waiting for review.</p>}
-      {dialogues.map((d) => (
-        <div className="card" key={d.id} data-dialogue={d.id}>
-          <p className="muted small">
-            {version(d.guideline_version)} Dialogue {d.id} by user {d.user} ({d.messages.length} turns, every one
-            written by the labeler), {new Date(d.created_at).toLocaleString()}
-          </p>
-          <Conversation messages={d.messages} />
-          {decide("dialogues", d.id)}
-        </div>
-      ))}
-    </div>
   );
 }

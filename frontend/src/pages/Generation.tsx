@@ -30,7 +30,7 @@ function CreateJob({ project, models, endpoints, onCreated }: {
   );
   return (
     <section className="card">
-      <h3>New generation job</h3>
+      <h2 className="section-title">New generation job</h2>
       <div className="inline-form">
         <select aria-label="Model to sample from" value={form.model} onChange={set("model")}>
           <option value="">model…</option>
@@ -151,10 +151,10 @@ export function GenerationPage({ project }: { project: Project }) {
     <div className="dashboard">
       <CreateJob project={project} models={models} endpoints={endpoints} onCreated={reload} />
       <section className="card">
-        <h3>Generation jobs</h3>
+        <h2 className="section-title">Generation jobs</h2>
         {jobs.length === 0 ? <p className="muted">No generation job yet.</p> : (
           <table className="table" aria-label="Generation jobs">
-            <thead><tr><th>Job</th><th>Model</th><th>Sampling</th><th>Status</th><th>Duration</th><th>Progress</th><th /></tr></thead>
+            <thead><tr><th>Job</th><th>Model</th><th>Sampling</th><th>Status</th><th>Duration</th><th>Progress</th><th><span className="sr-only">Actions</span></th></tr></thead>
             <tbody>{jobs.map((j) => <JobRow key={j.id} projectId={project.id} job={j} onChange={reload} />)}</tbody>
           </table>
         )}

@@ -8,7 +8,8 @@ import { RunsPage } from "./Runs";
 import { GenerationPage } from "./Generation";
 import { RoundsPage } from "./Rounds";
 import { AuditPage } from "./Audit";
-import { DashboardPage, ImportPage, MembersPage, ReviewPage, SettingsPage } from "./Admin";
+import { DashboardPage, ImportPage, MembersPage, SettingsPage } from "./Admin";
+import { ReviewPage } from "./Review";
 
 type Role = Schemas["RoleEnum"];
 const RANK: Record<Role, number> = { labeler: 1, reviewer: 2, admin: 3 };
@@ -58,14 +59,21 @@ export function ProjectShell({ projectId, tab, me }: { projectId: number; tab: s
   }
   return (
     <div>
-      <nav className="tabs" aria-label="Project pages">
-        <strong className="project-name">{project.name}</strong>
-        {tabs.map((t) => (
-          <Link key={t.path} to={`/projects/${projectId}/${t.path}`} className={"tab" + (t.path === tab ? " active" : "")}>
-            {t.label}
-          </Link>
-        ))}
-      </nav>
+      <div className="project-head">
+        <h1 className="project-name">{project.name}</h1>
+        <nav className="tabs" aria-label="Project pages">
+          {tabs.map((t) => (
+            <Link
+              key={t.path}
+              to={`/projects/${projectId}/${t.path}`}
+              className={"tab" + (t.path === tab ? " active" : "")}
+              current={t.path === tab}
+            >
+              {t.label}
+            </Link>
+          ))}
+        </nav>
+      </div>
       {page}
     </div>
   );

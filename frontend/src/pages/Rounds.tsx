@@ -23,7 +23,7 @@ export function RoundCard({ round }: { round: Round }) {
   const { sampling, generation_job: job } = round;
   return (
     <li className="card" aria-label={`Round ${round.number}`}>
-      <h3>Round {round.number}</h3>
+      <h2 className="section-title">Round {round.number}</h2>
       <ol className="steps">
         <li>
           <strong>Sampling model</strong> {sampling.model.name} ({sampling.model.kind})

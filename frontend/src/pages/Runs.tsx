@@ -42,7 +42,7 @@ function SnapshotsSection({ projectId, snapshots, reload }: { projectId: number;
     api("POST", `/api/projects/${projectId}/snapshots/`, { kind }).then(() => { setError(""); reload(); }, (e) => setError(message(e)));
   return (
     <section className="card">
-      <h3>Datasets</h3>
+      <h2 className="section-title">Datasets</h2>
       <div className="inline-form">
         <select aria-label="Snapshot kind" value={kind} onChange={(e) => setKind(e.target.value)}>
           <option value="kwise">kwise (reward model, K answers per prompt)</option>
@@ -142,7 +142,7 @@ function StartRun({ projectId, snapshots, models, options, reload, onStarted }: 
   };
   return (
     <section className="card" aria-label="Start a run">
-      <h3>Start a run</h3>
+      <h2 className="section-title">Start a run</h2>
       <div className="run-form">
         <label className="field"><span>kind</span>
           <select aria-label="Run kind" value={kind} onChange={(e) => setKind(e.target.value)}>
@@ -306,7 +306,7 @@ function RunDetail({ projectId, runId, models, onUpdate }: {
   const final = run.status === "succeeded" || run.status === "cancelled";
   return (
     <section className="card run-card" aria-label={`Run ${run.id}`}>
-      <h3>Run {run.id}: {run.kind}{run.gpus > 1 ? ` on ${run.gpus} GPUs` : ""}</h3>
+      <h2 className="section-title">Run {run.id}: {run.kind}{run.gpus > 1 ? ` on ${run.gpus} GPUs` : ""}</h2>
       <p className="run-status" aria-label="Run status">
         <Status status={run.status} /> <span>{runProgress(run)}</span>
         {(run.status === "queued" || run.status === "running") && <button onClick={cancel}>Cancel run</button>}
@@ -326,9 +326,9 @@ function RunDetail({ projectId, runId, models, onUpdate }: {
           <LineChart columns={accuracy} yLabel="accuracy" label="accuracy per step" percent />
         </figure>
       )}
-      <h4>{final ? "Final metrics" : "Latest metrics"}</h4>
+      <h3 className="subsection-title">{final ? "Final metrics" : "Latest metrics"}</h3>
       <MetricsTable values={final ? run.final_metrics : run.last_metrics} label={final ? "Final metrics" : "Latest metrics"} />
-      <h4>Lineage</h4>
+      <h3 className="subsection-title">Lineage</h3>
       {lineage && <Lineage lineage={lineage} models={models} />}
     </section>
   );
@@ -369,9 +369,9 @@ export function RunsPage({ projectId }: { projectId: number }) {
       <StartRun projectId={projectId} snapshots={snapshots} models={models} options={options} reload={loadModels}
         onStarted={(run) => { setRuns((rs) => [run, ...rs]); setOpen(run.id); }} />
       <section className="card">
-        <h3>Runs</h3>
+        <h2 className="section-title">Runs</h2>
         <table className="table" aria-label="Training runs">
-          <thead><tr><th>Compare</th><th>Run</th><th>Kind</th><th>Status</th><th>Progress</th><th>Validation accuracy</th><th>Model</th><th /></tr></thead>
+          <thead><tr><th>Compare</th><th>Run</th><th>Kind</th><th>Status</th><th>Progress</th><th>Validation accuracy</th><th>Model</th><th><span className="sr-only">Actions</span></th></tr></thead>
           <tbody>
             {runs.map((r) => (
               <tr key={r.id} aria-label={`Training run ${r.id}`} className={r.id === open ? "selected" : ""}>

@@ -6,7 +6,7 @@ import { progressText } from "../progress";
 import { DemonstrationTask } from "../components/DemonstrationTask";
 import { ReasonDialog } from "../components/Dialog";
 import { DialogueTask } from "../components/DialogueTask";
-import { GuidelinePanel } from "../components/GuidelinePanel";
+import { GuidelinePanel, newerGuideline } from "../components/GuidelinePanel";
 import { Kbd } from "../components/Kbd";
 import { typing } from "../components/keys";
 import { LeaseTimer } from "../components/LeaseTimer";
@@ -154,7 +154,7 @@ export function WorkPage({ projectId }: { projectId: number }) {
   if (assignment === "none")
     return (
       <section className="empty">
-        <h1>No work left for you here</h1>
+        <h2>No work left for you here</h2>
         {statsBar}
         <p>
           Every open task has its annotations or was already done by you. <Link to="/">Back to projects</Link>
@@ -163,6 +163,7 @@ export function WorkPage({ projectId }: { projectId: number }) {
     );
 
   const guideline = assignment.guideline;
+  const newestGuideline = assignment.project.guideline_version;
   return (
     <div className={"workspace" + (showGuideline ? " with-guideline" : "")} data-assignment={assignment.id}>
       <div className="task-column">
@@ -185,6 +186,15 @@ export function WorkPage({ projectId }: { projectId: number }) {
             </button>
           </span>
         </div>
+        {newerGuideline(guideline, newestGuideline) && (
+          <div className="notice guideline-updated" role="status" data-testid="guideline-updated">
+            Guidelines updated to v{newestGuideline} —{" "}
+            <button type="button" className="link" onClick={() => setShowGuideline(true)}>
+              open the Guidelines tab to see what changed
+            </button>
+            . This task stays under v{guideline?.version}.
+          </div>
+        )}
         {notice && <div className="notice">{notice}</div>}
         {error && <div className="error">{error}</div>}
         {lost && (
@@ -225,7 +235,14 @@ export function WorkPage({ projectId }: { projectId: number }) {
           <DialogueTask key={assignment.id} assignment={assignment} onDone={onDone} paused={skipping || !!lost} />
         )}
       </div>
-      {showGuideline && guideline && <GuidelinePanel guideline={guideline} onClose={() => setShowGuideline(false)} />}
+      {showGuideline && guideline && (
+        <GuidelinePanel
+          guideline={guideline}
+          projectId={projectId}
+          newest={newestGuideline}
+          onClose={() => setShowGuideline(false)}
+        />
+      )}
     </div>
   );
 }

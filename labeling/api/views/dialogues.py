@@ -27,10 +27,12 @@ class DialogueTasksView(APIView):
 
 
 class DialogueListView(_ProjectListBase):
-    serializer_class = s.DialogueSerializer
+    serializer_class = s.DialogueForReviewSerializer
     filter_fields = ("review_status", "task", "user")
 
     def get_queryset(self):
         return self.filtered(
-            Dialogue.objects.filter(task__project=self.project).select_related("guideline").order_by("id")
+            Dialogue.objects.filter(task__project=self.project)
+            .select_related("guideline", "user")
+            .order_by("id")
         )

@@ -140,6 +140,17 @@ class GuidelineCurrentView(APIView):
         return Response(s.GuidelineSerializer(selectors.guideline_current(self.project)).data)
 
 
+class GuidelineVersionView(APIView):
+    """One guideline version, read-only: for the project's members (labelers included), as versions are compared."""
+
+    permission_classes = [ProjectRole]
+    minimum_role = Role.LABELER
+
+    @extend_schema(responses=s.GuidelineSerializer)
+    def get(self, request, project_id: int, version: int):
+        return Response(s.GuidelineSerializer(selectors.guideline_version(self.project, version)).data)
+
+
 class GuidelineUsageSerializer(serializers.Serializer):
     version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -240,12 +251,12 @@ class RankingListView(_ProjectListBase):
 
 
 class DemonstrationListView(_ProjectListBase):
-    serializer_class = s.DemonstrationSerializer
+    serializer_class = s.DemonstrationForReviewSerializer
     filter_fields = ("review_status", "task", "user")
 
     def get_queryset(self):
         return self.filtered(
             Demonstration.objects.filter(task__project=self.project)
-            .select_related("guideline", "task__prompt")
+            .select_related("guideline", "task__prompt", "user")
             .order_by("id")
         )

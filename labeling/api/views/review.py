@@ -1,4 +1,4 @@
-"""Reviewers accept or reject demonstrations and dialogues."""
+"""Reviewers accept or reject demonstrations and dialogues, and may undo a decision shortly after."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -8,8 +8,8 @@ from rest_framework.views import APIView
 
 from labeling.api import serializers as s
 from labeling.api.permissions import Authenticated, project_for_request
-from labeling.models import Demonstration, Dialogue, Role
-from labeling.services.reviews import demonstration_review, dialogue_review
+from labeling.models import Demonstration, Dialogue, Review, Role
+from labeling.services.reviews import demonstration_review, dialogue_review, review_undo
 
 
 class ReviewView(APIView):
@@ -40,3 +40,30 @@ class DialogueReviewView(APIView):
         body.is_valid(raise_exception=True)
         review = dialogue_review(reviewer=request.user, dialogue=dialogue, **body.validated_data)
         return Response(s.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewUndoView(APIView):
+    """Undo a review (see `services.reviews.review_undo`): 403 to anyone but its reviewer, 409 once it is too late
+    or something has followed it; the work is pending review again."""
+
+    permission_classes = [Authenticated]
+
+    @extend_schema(request=None, responses={200: s.ReviewUndoneSerializer})
+    def post(self, request, review_id: int):
+        review = get_object_or_404(
+            Review.objects.select_related("demonstration__task", "dialogue__task"), pk=review_id
+        )
+        annotation = review.demonstration or review.dialogue
+        # The work's project decides: 404 to non-members, 403 to labelers (and then only its reviewer may undo).
+        project_for_request(request, annotation.task.project_id, Role.REVIEWER)
+        annotation = review_undo(reviewer=request.user, review=review)
+        is_dialogue = isinstance(annotation, Dialogue)
+        return Response(
+            s.ReviewUndoneSerializer(
+                {
+                    "demonstration": None if is_dialogue else annotation.pk,
+                    "dialogue": annotation.pk if is_dialogue else None,
+                    "review_status": annotation.review_status,
+                }
+            ).data
+        )

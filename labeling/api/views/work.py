@@ -11,7 +11,7 @@ from labeling.api import serializers as s
 from labeling.api.payloads import assignment_payload, ranking_payload
 from labeling.api.permissions import Authenticated, ProjectRole, token_project_id
 from labeling.models import AssignmentStatus, Role, TaskKind
-from labeling.selectors import assignments_for_user, with_review_outcome
+from labeling.selectors import assignments_for_user, history_for_user, with_review_outcome
 from labeling.services import assignment as assignment_service
 from labeling.services import submission
 from labeling.services.errors import FieldError, invalid
@@ -57,21 +57,25 @@ class MyAssignmentsMixin:
         return queryset
 
 
-class AssignmentListView(MyAssignmentsMixin, generics.ListAPIView):
-    """The user's own assignments, newest first (`?status=` filters), each demonstration and dialogue with its
-    review status and latest review (decision, comment, time; never the reviewer)."""
+class AssignmentListView(generics.ListAPIView):
+    """The user's own assignments, newest first (`?status=` filters), each with a snippet of its task and, when
+    skipped, the reason given; each demonstration and dialogue with its review status and latest review
+    (decision, comment, time; never the reviewer). A preloaded next task is left out until it is the current
+    one (see `selectors.history_for_user`)."""
 
     permission_classes = [Authenticated]
     serializer_class = s.AssignmentHistorySerializer
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        queryset = history_for_user(self.request.user).order_by("-id")
+        if project_id := token_project_id(self.request):
+            queryset = queryset.filter(task__project_id=project_id)
         wanted = self.request.query_params.get("status")
         if wanted and wanted not in AssignmentStatus.values:
             raise invalid(
                 "Invalid filter", FieldError(f"one of {', '.join(AssignmentStatus.values)}", "status")
             )
-        return with_review_outcome(queryset.filter(status=wanted) if wanted else queryset)
+        return with_review_outcome(queryset.filter(history_status=wanted) if wanted else queryset)
 
 
 class AssignmentDetailView(MyAssignmentsMixin, APIView):

@@ -2,7 +2,6 @@ from pathlib import Path
 
 import pytest
 
-from annotate.celery import app
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
 
@@ -41,13 +40,3 @@ def tiny_rm_dir(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
             path, tokenizer=load_tokenizer(str(tiny_dir))
         )
     return path
-
-
-@pytest.fixture
-def eager_celery():
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = previous

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from labeling.models import Project
 from labeling.services.errors import ServiceError
 from rewardtrain.importers.parsers import FORMATS
-from rewardtrain.services.preferences import preferences_import
+from rewardtrain.importers.preferences import preferences_import
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from rewardtrain.services.lost_jobs import jobs_requeue_lost
+from rewardtrain.lost_jobs.services import jobs_requeue_lost
 
 
 class Command(BaseCommand):

@@ -5,7 +5,6 @@ from datetime import timedelta
 from django.utils import timezone
 
 from rewardtrain.generation.models import GenerationItem, GenerationJob
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs.models import (
     CandidateScore,
     ModelKind,
@@ -14,6 +13,7 @@ from rewardtrain.runs.models import (
     RunStatus,
     TrainingRun,
 )
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.tests.helpers import candidate_ids, rank
 
 T0 = timezone.now() - timedelta(days=30)

@@ -6,13 +6,13 @@ from rest_framework.test import APIClient
 from labeling.services.errors import ServiceError
 from labeling.tests.factories import make_project, make_user
 from rewardtrain.jobs import HEARTBEAT_STALE
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
 from rewardtrain.runs.selectors import run_lineage
 from rewardtrain.runs.tests.roots import rooted
-from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_dir
 from rewardtrain.tests.helpers import store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_pairwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer

@@ -17,8 +17,8 @@ from labeling.tests.factories import add_member, import_prompt_tasks, make_proje
 from rewardtrain import model_cache
 from rewardtrain.runs import scoring
 from rewardtrain.runs.models import CandidateScore, RegisteredModel, RunStatus
-from rewardtrain.services import suggestions
-from rewardtrain.tasks import gpu_suggest
+from rewardtrain.suggestions import services as suggestions
+from rewardtrain.suggestions.tasks import gpu_suggest
 from rewardtrain.tests.helpers import ranking_project
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer

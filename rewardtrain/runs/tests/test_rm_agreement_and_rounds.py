@@ -5,12 +5,12 @@ from rest_framework.test import APIClient
 
 from labeling.models import Role
 from labeling.tests.factories import add_member
-from rewardtrain.models import SnapshotKind
 from rewardtrain.runs import rm_agreement
 from rewardtrain.runs.models import ModelKind, RunKind
 from rewardtrain.runs.rm_agreement import pairwise_agreement, project_rm_agreement
 from rewardtrain.runs.rounds import project_rounds
 from rewardtrain.runs.tests.builders import at, finished_run, model, score, snapshot, two_rounds
+from rewardtrain.snapshots.models import SnapshotKind
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
 
 

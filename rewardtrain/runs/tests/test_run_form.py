@@ -9,9 +9,9 @@ from rest_framework.test import APIClient
 from labeling.models import Role
 from labeling.services.errors import ServiceError
 from labeling.tests.factories import add_member, make_project, make_user
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, TrainingRun
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.training.config import DPOConfig, RMConfig
 
 pytestmark = pytest.mark.django_db

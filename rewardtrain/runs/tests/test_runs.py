@@ -10,7 +10,6 @@ from labeling.models import Role
 from labeling.services.errors import ServiceError
 from labeling.tests.factories import add_member, make_project, make_user
 from rewardtrain.jobs import HEARTBEAT_STALE
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import (
@@ -23,7 +22,8 @@ from rewardtrain.runs.models import (
 )
 from rewardtrain.runs.selectors import run_lineage
 from rewardtrain.runs.tests.roots import rooted
-from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_dir
 from rewardtrain.tests.helpers import store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
@@ -214,7 +214,7 @@ def test_gpu_worker_runs_a_job_end_to_end_and_a_cancel_stops_it(setup, media, tm
 @pytest.mark.django_db
 def test_from_labelers_rankings_to_a_trained_reward_model(media, tmp_path):
     """The loop's second half: rankings -> kwise snapshot (the real build) -> RM run -> registered model."""
-    from rewardtrain.services.snapshots import snapshot_build, snapshot_create
+    from rewardtrain.snapshots.services import snapshot_build, snapshot_create
     from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
 
     project, tasks = ranking_project(12, k=4)

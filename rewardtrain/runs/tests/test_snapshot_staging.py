@@ -12,11 +12,11 @@ from django.conf import settings
 from labeling.models import Role
 from labeling.tests.factories import add_member, make_user
 from rewardtrain import staging
-from rewardtrain.models import SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RunMetric, RunStatus
 from rewardtrain.runs.tests.roots import rooted
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create
+from rewardtrain.snapshots.models import SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create
 from rewardtrain.tests.helpers import both_splits_seed, candidate_ids, rank, ranking_project
 from rewardtrain.training.tests.helpers import CORPUS
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer

@@ -20,7 +20,6 @@ from labeling.models import Candidate, Role
 from labeling.services.errors import ValidationFailed
 from rewardtrain.artifact_cache import CorruptArtifact
 from rewardtrain.jobs import HEARTBEAT_STALE
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import scoring, services
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import (
@@ -33,6 +32,7 @@ from rewardtrain.runs.models import (
     TrainingRun,
 )
 from rewardtrain.runs.tests.roots import rooted
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.staging import model_stage, worker_cache
 from rewardtrain.tests.helpers import ranking_project, store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl

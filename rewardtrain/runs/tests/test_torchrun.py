@@ -15,11 +15,11 @@ from annotate.celery import app
 from annotate.tests.live import ROOT, process_env, start_worker, stop, wait_until
 from labeling.services.errors import ValidationFailed
 from labeling.tests.factories import make_user
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RunMetric, RunStatus, TrainingRun
 from rewardtrain.runs.tests.roots import rooted
-from rewardtrain.services.snapshots import snapshot_dir
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_dir
 from rewardtrain.tests.helpers import ranking_project, store_snapshot_files
 from rewardtrain.training.cli import config_argv
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl

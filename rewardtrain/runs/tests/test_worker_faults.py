@@ -16,12 +16,12 @@ from annotate.celery import app
 from annotate.tests.live import process_env, start_worker, stop, wait_until
 from labeling.tests.factories import add_member, make_user
 from rewardtrain.jobs import HEARTBEAT_STALE
-from rewardtrain.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.lost_jobs.services import jobs_requeue_lost
 from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
 from rewardtrain.runs.tests.roots import rooted
-from rewardtrain.services.lost_jobs import jobs_requeue_lost
-from rewardtrain.services.snapshots import STALE_BUILD_SECONDS, snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.services import STALE_BUILD_SECONDS, snapshot_build, snapshot_create, snapshot_dir
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project, store_snapshot_files
 from rewardtrain.training.checkpoint import list_checkpoints
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl

@@ -9,8 +9,8 @@ from annotate.celery import app
 from labeling.models import Task
 from labeling.services.errors import ValidationFailed
 from labeling.tests.factories import add_member, make_user
-from rewardtrain.models import SnapshotStatus
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.models import SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
 from rewardtrain.tests.helpers import (
     candidate_ids,
     demonstrate,
@@ -241,7 +241,7 @@ def test_bad_settings_are_named(world):
 
 
 def test_a_failed_build_says_why_and_leaves_no_files(world, monkeypatch):
-    from rewardtrain.services import snapshots
+    from rewardtrain.snapshots import services as snapshots
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
@@ -280,7 +280,7 @@ def test_a_stale_build_is_taken_over(world):
 
     from django.utils import timezone
 
-    from rewardtrain.models import Snapshot
+    from rewardtrain.snapshots.models import Snapshot
 
     snapshot = snapshot_create(project=world["project"], user=None, settings_data={"kind": "pairwise"})
     Snapshot.objects.filter(pk=snapshot.pk).update(status=SnapshotStatus.BUILDING, started_at=timezone.now())

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from labeling.models import Role
 from labeling.services.tokens import api_token_create
 from labeling.tests.factories import add_member, make_project, make_user
-from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotStatus
+from rewardtrain.snapshots.models import Snapshot, SnapshotDownload, SnapshotStatus
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
 
 pytestmark = pytest.mark.django_db

@@ -18,6 +18,7 @@ from annotate.jobs import enqueue_on_commit
 from labeling.models import Assignment, AssignmentStatus, Project, Suggestion, SuggestionStatus, TaskKind
 from labeling.services.conversations import MAX_MESSAGE_CHARS
 from labeling.services.errors import conflict, invalid, not_found
+from rewardtrain import model_cache
 from rewardtrain.runs.artifacts import ModelRef, model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel
 
@@ -95,30 +96,9 @@ def suggestion_request(
         model_path=str(ModelRef.of(model)),  # the reference, resolved by the worker when it samples
         gguf_file=model.gguf_file,
     )
-    from rewardtrain.tasks import gpu_suggest
-
     # A broker that is down must not fail the request; the pending suggestion then times out and says so.
-    enqueue_on_commit(gpu_suggest, suggestion.pk)
+    enqueue_on_commit("rewardtrain.tasks.gpu_suggest", suggestion.pk)
     return suggestion, True
-
-
-def suggestion_for(
-    *,
-    user: AbstractBaseUser,
-    assignment_id: int,
-    suggestion_id: int | None = None,
-    project_id: int | None = None,
-) -> Suggestion:
-    """One of the user's suggestions on their assignment (the newest when no id is given); 404 otherwise."""
-    suggestions = Suggestion.objects.filter(assignment_id=assignment_id, assignment__user=user, user=user)
-    if project_id is not None:
-        suggestions = suggestions.filter(assignment__task__project_id=project_id)
-    if suggestion_id is not None:
-        suggestions = suggestions.filter(pk=suggestion_id)
-    found = suggestions.order_by("-id").first()
-    if found is None:
-        raise not_found("No such suggestion on this assignment.")
-    return found
 
 
 def suggestion_execute(*, suggestion_id: int) -> Suggestion | None:
@@ -133,8 +113,7 @@ def suggestion_execute(*, suggestion_id: int) -> Suggestion | None:
         return None
     prompt = suggestion.assignment.task.prompt
     try:
-        from rewardtrain import model_cache
-        from rewardtrain.training.inference import sample
+        from rewardtrain.training.inference import sample  # torch: workers only
 
         located = model_locate(ModelRef.parse(suggestion.model_path, suggestion.gguf_file))
         model, tokenizer = model_cache.causal_lm(located.path, located.gguf_file or "")

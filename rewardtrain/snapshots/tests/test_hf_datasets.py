@@ -3,7 +3,7 @@
 import pytest
 
 from labeling.tests.factories import add_member
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
 from rewardtrain.tests.helpers import candidate_ids, rank, ranking_project
 
 datasets = pytest.importorskip("datasets")

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from labeling.models import Role
 from labeling.tests.factories import add_member
-from rewardtrain.models import SnapshotDownload, SnapshotStatus
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.models import SnapshotDownload, SnapshotStatus
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
 from rewardtrain.tests.helpers import both_splits_seed, candidate_ids, rank, ranking_project
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_a_snapshot_built_on_s3_is_objects_in_the_bucket_and_nothing_on_disk(bui
 def test_a_rebuild_on_s3_stores_the_same_bytes_and_a_failed_one_leaves_no_objects(
     built, s3_storage, monkeypatch
 ):
-    from rewardtrain.services import snapshots
+    from rewardtrain.snapshots import services as snapshots
 
     again = snapshot_build(
         snapshot_id=snapshot_create(
@@ -179,7 +179,7 @@ def test_records_are_paged_from_the_store_and_missing_files_are_gone(built, stor
 
 @pytest.mark.parametrize("store", ["local"], indirect=True)
 def test_a_build_failing_midway_on_the_local_store_leaves_no_folder(built, monkeypatch):
-    from rewardtrain.services import snapshots
+    from rewardtrain.snapshots import services as snapshots
 
     real_put = snapshots.storage.put_file
 

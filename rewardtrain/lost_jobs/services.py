@@ -13,10 +13,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotate.jobs import enqueue
+from annotate.metrics import queue_depths
 from rewardtrain.generation.models import GenerationJob
-from rewardtrain.models import Snapshot, SnapshotStatus
 from rewardtrain.runs.models import RunStatus, ScoringJob, TrainingRun
-from rewardtrain.services.snapshots import STALE_BUILD_SECONDS
+from rewardtrain.snapshots.models import Snapshot, SnapshotStatus
+from rewardtrain.snapshots.services import STALE_BUILD_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,6 @@ def jobs_requeue_lost(*, older_than_s: float | None = None) -> dict[str, list[in
     """Send again queued snapshot builds, training runs, scoring and generation jobs older than `older_than_s`
     (default `JOBS_REQUEUE_AFTER_SECONDS`) whose queue is empty, and snapshot builds whose worker went silent.
     Returns the ids sent, by job kind; nothing when the broker is down (the next sweep tries again)."""
-    from annotate.metrics import queue_depths
-    from rewardtrain.runs.tasks import gpu_score_candidates, gpu_train_run
-    from rewardtrain.tasks import gpu_generate, snapshot_build
-
     age = settings.JOBS_REQUEUE_AFTER_SECONDS if older_than_s is None else older_than_s
     now = timezone.now()
     before = now - timedelta(seconds=age)
@@ -49,19 +46,19 @@ def jobs_requeue_lost(*, older_than_s: float | None = None) -> dict[str, list[in
             | Q(status=SnapshotStatus.BUILDING, started_at__lt=now - timedelta(seconds=STALE_BUILD_SECONDS))
         ).order_by("pk")
         for pk in snapshots.values_list("pk", flat=True):
-            if enqueue(snapshot_build, pk):
+            if enqueue("rewardtrain.tasks.snapshot_build", pk):
                 sent["snapshot_build"].append(pk)
     if depths.get("gpu", 0) == 0:
         gpu_jobs = [
-            ("training_run", TrainingRun, gpu_train_run),
-            ("scoring_job", ScoringJob, gpu_score_candidates),
-            ("generation_job", GenerationJob, gpu_generate),
+            ("training_run", TrainingRun, "rewardtrain.tasks.gpu_train_run"),
+            ("scoring_job", ScoringJob, "rewardtrain.tasks.gpu_score_candidates"),
+            ("generation_job", GenerationJob, "rewardtrain.tasks.gpu_generate"),
         ]
-        for kind, model, task in gpu_jobs:
+        for kind, model, task_name in gpu_jobs:
             queued = model.objects.filter(
                 status=RunStatus.QUEUED, cancel_requested=False, created_at__lt=before
             )
             for pk in queued.order_by("pk").values_list("pk", flat=True):
-                if enqueue(task, pk):
+                if enqueue(task_name, pk):
                     sent[kind].append(pk)
     return sent

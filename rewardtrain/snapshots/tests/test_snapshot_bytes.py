@@ -15,9 +15,9 @@ from labeling.tests.factories import add_member, import_prompt_tasks
 from rewardtrain import records, writers
 from rewardtrain.pairs import SPLITS
 from rewardtrain.params import SnapshotParams
-from rewardtrain.services.snapshots import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.services import snapshot_build, snapshot_create, snapshot_dir
+from rewardtrain.snapshots.tests.reference_pairwise import ReferenceSplitWriter, write_reference_pairwise
 from rewardtrain.tests.helpers import candidate_ids, demonstrate, rank, ranking_project
-from rewardtrain.tests.reference_pairwise import ReferenceSplitWriter, write_reference_pairwise
 
 pytestmark = pytest.mark.django_db
 

@@ -29,10 +29,10 @@ from labeling.models import ApiToken, Project
 from labeling.services.agreement import labeler_quality
 from rewardtrain import records, writers
 from rewardtrain.jobs import job_failure
-from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotKind, SnapshotStatus
 from rewardtrain.pair_columns import pairwise_columns
 from rewardtrain.pairs import SPLITS, TRAIN
 from rewardtrain.params import SnapshotParams, snapshot_params_from
+from rewardtrain.snapshots.models import Snapshot, SnapshotDownload, SnapshotKind, SnapshotStatus
 
 logger = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ def snapshot_create(
         target=snapshot,
         details={"version": snapshot.version, "kind": snapshot.kind},
     )
-    from rewardtrain.tasks import snapshot_build as build_task
-
-    enqueue_on_commit(build_task, snapshot.pk)
+    enqueue_on_commit("rewardtrain.tasks.snapshot_build", snapshot.pk)
     return snapshot
 
 

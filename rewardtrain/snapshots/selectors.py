@@ -13,9 +13,9 @@ from django.db.models import QuerySet
 from annotate import storage
 from labeling.models import Project
 from labeling.services.errors import ServiceError, conflict, invalid, not_found
-from rewardtrain.models import Snapshot, SnapshotDownload, SnapshotStatus
 from rewardtrain.pairs import SPLITS
-from rewardtrain.services.snapshots import MANIFEST, snapshot_key
+from rewardtrain.snapshots.models import Snapshot, SnapshotDownload, SnapshotStatus
+from rewardtrain.snapshots.services import MANIFEST, snapshot_key
 
 MAX_PAGE = 1000
 

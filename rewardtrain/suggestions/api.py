@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 from labeling.api.permissions import Authenticated, token_project_id
 from labeling.models import Suggestion
 from labeling.services.errors import FieldError, invalid
-from rewardtrain.services.suggestions import suggestion_for, suggestion_request
+from rewardtrain.suggestions.selectors import suggestion_for
+from rewardtrain.suggestions.services import suggestion_request
 
 
 class SuggestionSerializer(serializers.ModelSerializer):
