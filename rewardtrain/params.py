@@ -13,6 +13,20 @@ from rewardtrain.snapshots.models import SnapshotKind
 FORMATS = ("conversational", "standard")
 LABELER_MODES = ("all", "majority")
 SFT_STATUSES = ("accepted", "pending")
+# Settings that choose annotations: a prompts snapshot exports every prompt of the project, so they would
+# silently do nothing there.
+PROMPTS_REFUSED = frozenset(
+    {
+        "guideline_versions",
+        "date_from",
+        "date_to",
+        "labelers",
+        "min_agreement",
+        "min_gold_accuracy",
+        "exclude_flags",
+        "include_gold",
+    }
+)
 
 
 @dataclass
@@ -111,6 +125,9 @@ def snapshot_params_from(data: dict[str, Any]) -> SnapshotParams:
     _fraction(data, "min_edit_ratio", errors)
     if data.get("min_edit_ratio") is not None and data.get("kind") != SnapshotKind.SFT:
         errors.append(FieldError("only applies to sft snapshots", "min_edit_ratio"))
+    if data.get("kind") == SnapshotKind.PROMPTS:
+        for name in sorted(PROMPTS_REFUSED & {n for n, v in data.items() if v not in (None, [], False)}):
+            errors.append(FieldError("filters annotations; a prompts snapshot holds every prompt", name))
     _fraction(data, "validation_fraction", errors, upper_open=True)
     flags = data.get("exclude_flags", [])
     if not isinstance(flags, list) or not all(isinstance(f, str) and f for f in flags):

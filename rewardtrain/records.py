@@ -322,3 +322,22 @@ def sft_records(
                 "metadata": _sft_metadata("dialogue"),
             },
         )
+
+
+def prompt_records(
+    project_id: int, params: SnapshotParams, excluded_users: set[int], excluded: Excluded
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One record per prompt of the project, whatever its source (imported, written by a labeler, created
+    through the API) and whether or not a task uses it: TRL's prompt-only conversational record, the
+    policy's input in RL. The annotation filters do not apply (`snapshot_params_from` refuses them)."""
+    rows = (
+        Prompt.objects.filter(project_id=project_id)
+        .order_by("id")
+        .values_list("id", _json_text("messages"))
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+    for prompt_id, messages in rows:
+        yield (
+            split_of(prompt_id, params.seed, params.validation_fraction),
+            {"prompt": plain_messages(_loads(messages)), "prompt_id": prompt_id},
+        )

@@ -92,6 +92,11 @@ def sft_schema() -> pa.Schema:
     )
 
 
+def prompts_schema() -> pa.Schema:
+    """TRL's prompt-only conversational records: the conversation the policy answers, and its id."""
+    return pa.schema([("prompt", MESSAGES), ("prompt_id", pa.int64())])
+
+
 def schema_description(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 

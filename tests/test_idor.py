@@ -77,7 +77,7 @@ def test_ranking_is_blind(world):
     assert work.status_code == 200 and work.json()["task"]["kind"] == "ranking"
     seen.append(work.content)
     candidates = work.json()["task"]["candidates"]
-    assert [set(c) for c in candidates] == [{"id", "text"}] * 4
+    assert [set(c) for c in candidates] == [{"id", "text", "truncated"}] * 4
     assignment_id = work.json()["id"]
     seen.append(client.get(f"/api/assignments/{assignment_id}/").content)
     seen.append(client.get("/api/assignments/").content)

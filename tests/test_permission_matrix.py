@@ -175,14 +175,18 @@ EXPECTED: dict[str, Rule] = {
     "run-detail": project(A),
     "run-cancel": project(A),
     "run-lineage": project(A),
+    "run-samples": project(A),  # an RL run's sampled answers with their rewards: admins only
     "scoring-job-list": project(A),
     "scoring-job-detail": project(A),
     "scoring-job-cancel": project(A),
     "score-list": project(A),
     "rm-agreement": project(R),
     "rounds": project(R),
+    # Win rates name the model behind each answer: admins only.
+    "win-rates": project(A),
     "generation-job-list": project(A),
     "generation-job-detail": project(A),
+    "generation-job-tasks": project(A),
     "generation-job-cancel": project(A),
     "generation-job-resume": project(A),
     # Inference endpoints by name, for choosing one in a generation job (base URLs only for site staff).
@@ -306,6 +310,7 @@ def world(settings, tmp_path):
         "scoring-job-detail": {"job_id": scoring.pk},
         "scoring-job-cancel": {"job_id": scoring.pk},
         "generation-job-detail": {"job_id": generation.pk},
+        "generation-job-tasks": {"job_id": generation.pk},
         "generation-job-cancel": {"job_id": generation.pk},
         "generation-job-resume": {"job_id": generation.pk},
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canResume, isActive, jobDuration, jobProgress, jobRequest } from "./generation";
+import { canResume, isActive, jobDuration, jobProgress, jobRequest, sourcesHint, truncatedBadge } from "./generation";
 
 describe("generation jobs", () => {
   it("counts stored and skipped prompts as progress", () => {
@@ -34,6 +34,31 @@ describe("generation jobs", () => {
       expect(Object.keys(body)).not.toContain("endpoint_url");
       expect(Object.keys(body)).not.toContain("api_key_env");
     }
+  });
+});
+
+describe("jobs drawing from several models", () => {
+  it("sends one model as `model` (the old form) and several as `models` with their answers", () => {
+    const form = { model: "", prompts: "no_ranking_task", backend: "local" };
+    expect(jobRequest(form, [{ model: "3", answers: "4" }])).toEqual({ model: 3, prompts: "no_ranking_task", backend: "local", settings: {} });
+    const mixed = jobRequest(form, [{ model: "3", answers: "2" }, { model: "7", answers: "2" }]);
+    expect(mixed).toEqual({
+      models: [{ model: 3, answers: 2 }, { model: 7, answers: 2 }], prompts: "no_ranking_task", backend: "local", settings: {},
+    });
+    expect(Object.keys(mixed)).not.toContain("model");
+  });
+
+  it("says when the answers do not add up to K", () => {
+    expect(sourcesHint([{ model: "3", answers: "4" }], 4)).toBe("");
+    expect(sourcesHint([{ model: "3", answers: "2" }, { model: "7", answers: "2" }], 4)).toBe("");
+    expect(sourcesHint([{ model: "3", answers: "2" }, { model: "7", answers: "1" }], 4)).toBe("the answers add up to 3; each prompt needs K=4");
+  });
+
+  it("counts answers cut at the token limit", () => {
+    const settings = { max_new_tokens: 256 };
+    expect(truncatedBadge({ truncated_answers: 0, settings })).toBe("");
+    expect(truncatedBadge({ truncated_answers: 1, settings })).toBe("1 answer cut off at 256 tokens");
+    expect(truncatedBadge({ truncated_answers: 5, settings })).toBe("5 answers cut off at 256 tokens");
   });
 });
 

@@ -23,19 +23,29 @@ export function jobProgress(job: Pick<GenerationJob, "prompts_total" | "prompts_
   return { value, max, label: `${value}/${max} prompts${skipped}` };
 }
 
-/** The body of `POST …/generation-jobs/` from the form's strings; numbers left blank take the server's defaults. */
-export function jobRequest(form: Record<string, string>): Record<string, unknown> {
+/** One model of the form and how many of each prompt's K answers it writes (strings, as typed). */
+export type SourceRow = { model: string; answers: string };
+
+/** The answers the rows give so far and what is missing for K ("" when they add up), for the form's hint. */
+export function sourcesHint(rows: SourceRow[], k: number): string {
+  if (rows.length < 2) return "";
+  const total = rows.reduce((sum, r) => sum + (Number(r.answers) || 0), 0);
+  return total === k ? "" : `the answers add up to ${total}; each prompt needs K=${k}`;
+}
+
+/** The body of `POST …/generation-jobs/` from the form's strings; numbers left blank take the server's defaults.
+ * One model row samples all K answers (`model`); several send `models`, each with its share of the K answers. */
+export function jobRequest(form: Record<string, string>, sources: SourceRow[] = []): Record<string, unknown> {
   const settings: Record<string, number> = {};
   for (const key of ["k", "temperature", "top_p", "max_new_tokens", "seed", "best_of_n"]) {
     const raw = (form[key] ?? "").trim();
     if (raw !== "") settings[key] = Number(raw);
   }
-  const body: Record<string, unknown> = {
-    model: Number(form.model),
-    prompts: form.prompts,
-    backend: form.backend,
-    settings,
-  };
+  const body: Record<string, unknown> =
+    sources.length > 1
+      ? { models: sources.map((r) => ({ model: Number(r.model), answers: Number(r.answers) })) }
+      : { model: Number(sources[0]?.model ?? form.model) };
+  Object.assign(body, { prompts: form.prompts, backend: form.backend, settings });
   if ((form.limit ?? "").trim() !== "") body.limit = Number(form.limit);
   if (settings.best_of_n) body.reward_model = Number(form.reward_model);
   if (form.backend === "openai") {
@@ -54,4 +64,12 @@ export function jobDuration(job: Pick<GenerationJob, "started_at" | "finished_at
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
   return m < 60 ? `${m} min ${String(s % 60).padStart(2, "0")} s` : `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/** "cut off at 256 tokens" for a job whose answers hit the limit, else "". */
+export function truncatedBadge(job: Pick<GenerationJob, "truncated_answers" | "settings">): string {
+  if (!job.truncated_answers) return "";
+  const limit = job.settings.max_new_tokens;
+  const n = job.truncated_answers;
+  return `${n} answer${n === 1 ? "" : "s"} cut off at ${limit} tokens`;
 }

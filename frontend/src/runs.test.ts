@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Schemas } from "./api";
 import {
-  baseModelChoices, compareColumns, fieldText, formatMetric, hyperparamsBody, isLive, metricRows, runColumns,
-  runProgress, splitRecords, withRun,
+  baseModelChoices, compareColumns, fieldText, foldText, formatMetric, hyperparamsBody, isLive, metricRows,
+  repeatedTrigrams, rewardModelChoices, runColumns, runProgress, sampleTableAt, splitRecords, withConstant, withRun,
 } from "./runs";
 
 const model = (id: number, kind: Schemas["RegisteredModel"]["kind"]) => ({ id, kind, name: `m${id}` }) as Schemas["RegisteredModel"];
@@ -123,5 +123,48 @@ describe("status, progress and metrics", () => {
   it("counts a split's records only once the snapshot is ready", () => {
     expect(splitRecords({ status: "queued", counts: {} }, "validation")).toBeNull();
     expect(splitRecords({ status: "ready", counts: { train: { records: 5, prompts: 2 } } }, "validation")).toBe(0);
+  });
+});
+
+describe("RL run page helpers", () => {
+  it("offers only reward models for an RL run's judge, newest first", () => {
+    const models = [model(1, "rm"), model(2, "sft"), model(3, "rm"), model(4, "policy")];
+    expect(rewardModelChoices({ reward_model_kinds: ["rm"] }, models).map((m) => m.id)).toEqual([3, 1]);
+    expect(rewardModelChoices({ reward_model_kinds: [] }, models)).toEqual([]);
+  });
+
+  it("draws the KL target as a flat line over the steps, only when there is one", () => {
+    const kl = runColumns([metric(1, "step", 1, { kl: 0 }), metric(2, "step", 2, { kl: 0.5 }), metric(3, "eval", 2, { val_kl: 0.4 })], "kl");
+    const withTarget = withConstant(kl, "KL target", 2);
+    expect(withTarget.curves.map((c) => c.label)).toEqual(["train kl", "validation kl", "KL target"]);
+    expect(withTarget.curves[2].values).toEqual([2, 2]);
+    expect(withConstant(kl, "KL target", 0)).toBe(kl);
+    expect(withConstant(kl, "KL target", undefined)).toBe(kl);
+  });
+
+  it("formats rates as numbers, not durations", () => {
+    expect(formatMetric("train_samples_per_s", 31.94)).toBe("31.94");
+    expect(formatMetric("elapsed_s", 2)).toBe("2.0 s");
+  });
+
+  it("folds long answers and measures repeated phrases", () => {
+    expect(foldText("short")).toEqual({ text: "short", folded: false });
+    const long = "word ".repeat(100).trim();
+    const folded = foldText(long, 50);
+    expect(folded.folded).toBe(true);
+    expect(folded.text.length).toBeLessThanOrEqual(51);
+    expect(folded.text.endsWith("…")).toBe(true);
+    expect(repeatedTrigrams("the cat sat on the mat")).toBe(0);
+    // 9 words, 7 trigrams: the last 4 repeat the first 3
+    expect(repeatedTrigrams("apple is good apple is good apple is good")).toBeCloseTo(4 / 7);
+    expect(repeatedTrigrams("too short")).toBe(0);
+  });
+
+  it("shows the chosen step's answers, or the newest when none is chosen or it is gone", () => {
+    const tables = [{ step: 10 }, { step: 20 }];
+    expect(sampleTableAt(tables, null)).toEqual({ step: 20 });
+    expect(sampleTableAt(tables, 10)).toEqual({ step: 10 });
+    expect(sampleTableAt(tables, 30)).toEqual({ step: 20 });
+    expect(sampleTableAt([], null)).toBeNull();
   });
 });

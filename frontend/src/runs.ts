@@ -123,7 +123,7 @@ export function compareColumns(runs: { id: number; kind: string; metrics: Metric
 /** A number as a metric table shows it: durations as such, big counts whole, others to 4 significant digits. */
 export function formatMetric(name: string, value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
-  if (name.endsWith("_s") && name !== "tokens_per_s") {
+  if (name.endsWith("_s") && !name.endsWith("_per_s")) {
     const s = Math.round(value);
     return s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${value.toFixed(1)} s`;
   }
@@ -144,4 +144,43 @@ export function metricRows(values: Record<string, number | null> | null | undefi
 export function splitRecords(snapshot: Pick<Snapshot, "counts" | "status">, split: string): number | null {
   if (snapshot.status !== "ready") return null;
   return snapshot.counts[split]?.records ?? 0;
+}
+
+/** The models an RL run may be optimised against (kinds the run options name), newest first. */
+export function rewardModelChoices(option: Pick<RunOption, "reward_model_kinds">, models: RegisteredModel[]): RegisteredModel[] {
+  return models.filter((m) => option.reward_model_kinds.includes(m.kind)).sort((a, b) => b.id - a.id);
+}
+
+/** `columns` with one more line at a constant `value` (a target) over its steps; unchanged when there is none. */
+export function withConstant(columns: Columns, label: string, value: unknown): Columns {
+  if (typeof value !== "number" || !(value > 0) || columns.steps.length === 0) return columns;
+  return { steps: columns.steps, curves: [...columns.curves, { label, kind: "line", values: columns.steps.map(() => value) }] };
+}
+
+/** A long text cut to `limit` characters at a word boundary where one is near, for the folded table cell. */
+export function foldText(text: string, limit = 280): { text: string; folded: boolean } {
+  if (text.length <= limit) return { text, folded: false };
+  const cut = text.lastIndexOf(" ", limit);
+  return { text: text.slice(0, cut > limit * 0.8 ? cut : limit) + "…", folded: true };
+}
+
+/** The share of an answer's word trigrams that repeat an earlier one (0 when it has fewer than 4 words): a policy
+ * gaming its reward model often loops on a phrase. */
+export function repeatedTrigrams(text: string): number {
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length < 4) return 0;
+  const seen = new Set<string>();
+  let repeats = 0;
+  for (let i = 0; i + 3 <= words.length; i++) {
+    const gram = words.slice(i, i + 3).join(" ");
+    if (seen.has(gram)) repeats++;
+    else seen.add(gram);
+  }
+  return repeats / (words.length - 2);
+}
+
+/** The answer table to show: the one of `step` if it is still there, else the newest (null when there is none). */
+export function sampleTableAt<T extends { step: number }>(tables: T[], step: number | null): T | null {
+  if (tables.length === 0) return null;
+  return (step !== null && tables.find((t) => t.step === step)) || tables[tables.length - 1];
 }

@@ -35,9 +35,14 @@ def assignment_payload(assignment: Assignment) -> dict:
     """The assignment as a labeler sees it; `assignment.task` must come with its prompt and project loaded."""
     task = assignment.task
     project = task.project
-    texts = dict(TaskCandidate.objects.filter(task=task).values_list("candidate_id", "candidate__text"))
+    rows = TaskCandidate.objects.filter(task=task).values_list(
+        "candidate_id", "candidate__text", "candidate__sampling__truncated"
+    )
+    texts = {cid: text for cid, text, _ in rows}
+    cut = {cid for cid, _, truncated in rows if truncated is True}
     candidates = [
-        {"id": pid, "text": texts[cid]} for cid, pid in blind.public_ids(assignment.pk, texts).items()
+        {"id": pid, "text": texts[cid], "truncated": cid in cut}
+        for cid, pid in blind.public_ids(assignment.pk, texts).items()
     ]
     return {
         "id": assignment.pk,

@@ -30,12 +30,14 @@ from labeling.models import (
     ReviewDecision,
     ReviewStatus,
     Role,
+    Selection,
     Task,
     TaskStatus,
 )
 from labeling.services import blind
 from labeling.services.conversations import conversation_snippet
 from labeling.services.imports import PRIORITY_RANGE
+from labeling.services.projects import MAX_REDUNDANCY
 from labeling.services.revisions import REVISABLE_KINDS
 
 User = get_user_model()
@@ -66,6 +68,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             "gold_rate",
             "prompt_tasks_enabled",
             "dialogue_tasks_enabled",
+            "selection",
+            "max_redundancy",
             "created_at",
             "open_tasks",
             "my_active_assignments",
@@ -89,6 +93,21 @@ class ProjectWriteSerializer(serializers.Serializer):
     gold_rate = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
     prompt_tasks_enabled = serializers.BooleanField(required=False)
     dialogue_tasks_enabled = serializers.BooleanField(required=False)
+    selection = serializers.ChoiceField(
+        choices=Selection.choices,
+        required=False,
+        help_text="`uncertainty`: each scoring job with a reward model orders the open ranking tasks by how "
+        "unsure the model is of their answers' order, and tasks whose labelers disagree get more labelers "
+        "(up to `max_redundancy`).",
+    )
+    max_redundancy = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_REDUNDANCY,
+        help_text="Under `uncertainty`: the most labelers a ranking task may get when its labelers disagree; "
+        "at least `redundancy`. Null: no extra annotations.",
+    )
 
 
 class ProjectUpdateSerializer(ProjectWriteSerializer):
@@ -206,10 +225,12 @@ class TaskAdminSerializer(serializers.ModelSerializer):
 
 
 class BlindCandidateSerializer(serializers.Serializer):
-    """What a labeler sees of an answer: its id and text, never its model or sampling settings."""
+    """What a labeler sees of an answer: its id and text, never its model or sampling settings; only whether the
+    answer was cut off at the length limit (a neutral note, the same for every model)."""
 
     id = serializers.IntegerField()
     text = serializers.CharField()
+    truncated = serializers.BooleanField(help_text="The answer was cut off at the length limit.")
 
 
 class LabelerTaskSerializer(serializers.ModelSerializer):
@@ -228,9 +249,14 @@ class LabelerTaskSerializer(serializers.ModelSerializer):
     def get_candidates(self, task: Task) -> list[dict]:
         # The labeler's ids, in the labeler's order (`labeling.services.blind`): never the database ids.
         texts = {link.candidate_id: link.candidate.text for link in task.task_candidates.all()}
+        cut = {
+            link.candidate_id
+            for link in task.task_candidates.all()
+            if (link.candidate.sampling or {}).get("truncated") is True
+        }
         ids = blind.public_ids(self.context["assignment_id"], texts)
         return BlindCandidateSerializer(
-            [{"id": pid, "text": texts[cid]} for cid, pid in ids.items()], many=True
+            [{"id": pid, "text": texts[cid], "truncated": cid in cut} for cid, pid in ids.items()], many=True
         ).data
 
 

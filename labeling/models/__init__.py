@@ -18,6 +18,7 @@ from labeling.models.project import (
     Membership,
     Project,
     Role,
+    Selection,
 )
 from labeling.models.suggestions import Suggestion, SuggestionStatus
 from labeling.models.tasks import Assignment, AssignmentStatus, Task, TaskCandidate, TaskKind, TaskStatus
@@ -45,6 +46,7 @@ __all__ = [
     "ReviewDecision",
     "ReviewStatus",
     "Role",
+    "Selection",
     "Suggestion",
     "SuggestionStatus",
     "Task",

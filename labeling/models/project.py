@@ -30,6 +30,11 @@ DEFAULT_RATING_SCALE: dict = {
 DEFAULT_CRITERIA: list[str] = ["helpful", "truthful", "harmless"]
 
 
+class Selection(models.TextChoices):
+    UNIFORM = "uniform", "Uniform (priority, then age)"
+    UNCERTAINTY = "uncertainty", "Uncertainty (the reward model's scoring job sets ranking priorities)"
+
+
 class Project(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -43,6 +48,19 @@ class Project(models.Model):
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
         help_text="How many labelers annotate each task.",
+    )
+    selection = models.CharField(
+        max_length=16,
+        choices=Selection.choices,
+        default=Selection.UNIFORM,
+        help_text="How open ranking tasks are ordered; `uncertainty` needs a scored reward model.",
+    )
+    max_redundancy = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text="Under `uncertainty`: labelers a ranking task may get when its labelers disagree "
+        "(null: no extra annotations).",
     )
     lease_seconds = models.PositiveIntegerField(
         default=30 * 60, validators=[MinValueValidator(30), MaxValueValidator(24 * 3600)]

@@ -89,17 +89,16 @@ def served_kinds_filter(project: Project) -> Q:
     return ~Q(kind__in=kinds) if kinds else Q()
 
 
-def _next_in_queue(
+def queue_query(
     user: AbstractBaseUser,
     project: Project,
     *,
     gold: bool,
     now: datetime,
     lock: str | None,
-    exclude_tasks: Sequence[int],
-) -> Task | None:
-    """The first task of the queue with room for this labeler (or None), row-locked when `lock` is "skip"
-    (SKIP LOCKED: pass over tasks other claimers hold) or "wait" (wait for their locks)."""
+    exclude_tasks: Sequence[int] = (),
+) -> tuple[str, list]:
+    """The SQL and parameters of the claim's queue statement (see `_next_in_queue`)."""
     extra, params = "", [project.pk, TaskStatus.OPEN, gold]
     if kinds := _disabled_kinds(project):
         extra += f" AND t.kind NOT IN ({', '.join(['%s'] * len(kinds))})"
@@ -117,7 +116,22 @@ def _next_in_queue(
     clause = ""
     if lock and connection.features.has_select_for_update:
         clause = "FOR UPDATE OF t SKIP LOCKED" if lock == "skip" else "FOR UPDATE OF t"
-    task = next(iter(Task.objects.raw(_QUEUE_SQL.format(extra=extra, lock=clause), params)), None)
+    return _QUEUE_SQL.format(extra=extra, lock=clause), params
+
+
+def _next_in_queue(
+    user: AbstractBaseUser,
+    project: Project,
+    *,
+    gold: bool,
+    now: datetime,
+    lock: str | None,
+    exclude_tasks: Sequence[int],
+) -> Task | None:
+    """The first task of the queue with room for this labeler (or None), row-locked when `lock` is "skip"
+    (SKIP LOCKED: pass over tasks other claimers hold) or "wait" (wait for their locks)."""
+    sql, params = queue_query(user, project, gold=gold, now=now, lock=lock, exclude_tasks=exclude_tasks)
+    task = next(iter(Task.objects.raw(sql, params)), None)
     if task is not None and task.prompt_id is not None:
         messages = task.prompt_messages
         # Only the conversation is loaded; the prompt's other fields load on access, as with `.only()`.

@@ -5,6 +5,9 @@ dialogue that is not rejected (pending counts, as a fresh submission does; gold 
 status follows: complete once the count reaches `required_annotations`, open below it; a closed task stays
 closed. Submit, revise, review and lease expiry all call `task_recount` instead of adding or subtracting, so no
 sequence of them (reject, revise, accept, …) can leave the count out of step with the facts.
+
+A ranking task that becomes complete while its labelers disagree may need one annotation more and open again
+(projects with `selection = uncertainty`; see `redundancy`).
 """
 
 from django.db import connection
@@ -19,6 +22,7 @@ from labeling.models import (
     TaskStatus,
     WrittenPrompt,
 )
+from labeling.services.redundancy import disagreement_redundancy_raise
 
 _COUNTED: dict[str, tuple[str, str]] = {
     TaskKind.RANKING: (Ranking._meta.db_table, ""),
@@ -59,4 +63,6 @@ def task_recount(task: Task) -> tuple[int, str]:
     if row is None:
         raise Task.DoesNotExist(f"Task {task.pk} does not exist.")
     task.completed_count, task.status = row
-    return row[0], row[1]
+    if task.kind == TaskKind.RANKING and task.status == TaskStatus.COMPLETE:
+        disagreement_redundancy_raise(task)
+    return task.completed_count, task.status

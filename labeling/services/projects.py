@@ -17,6 +17,7 @@ from labeling.models import (
     Membership,
     Project,
     Role,
+    Selection,
 )
 from labeling.services.errors import FieldError, conflict, invalid
 
@@ -30,6 +31,8 @@ PROJECT_FIELDS = (
     "gold_rate",
     "prompt_tasks_enabled",
     "dialogue_tasks_enabled",
+    "selection",
+    "max_redundancy",
 )
 _LIMITS = {
     "k_answers": (4, 9),
@@ -37,13 +40,28 @@ _LIMITS = {
     "lease_seconds": (30, 24 * 3600),
     "gold_rate": (0.0, 1.0),
 }
+# The most labelers a ranking task may get when its labelers disagree (`max_redundancy`; null: no extra).
+MAX_REDUNDANCY = 20
 
 
-def _check_settings(values: dict[str, Any]) -> None:
+def _check_settings(values: dict[str, Any], current: Project | None = None) -> None:
+    """Check the given settings; `current` supplies the ones not given (an update checks the result)."""
     errors = []
     for name, (low, high) in _LIMITS.items():
         if name in values and not (low <= values[name] <= high):
             errors.append(FieldError(f"must be between {low} and {high}, not {values[name]}", name))
+    if "selection" in values and values["selection"] not in Selection.values:
+        errors.append(FieldError(f"must be one of {', '.join(Selection.values)}", "selection"))
+    redundancy = values.get("redundancy", current.redundancy if current else 1)
+    cap = values.get("max_redundancy", current.max_redundancy if current else None)
+    redundancy_ok = not any(e.field == "redundancy" for e in errors)
+    if cap is not None and redundancy_ok and not redundancy <= cap <= MAX_REDUNDANCY:
+        errors.append(
+            FieldError(
+                f"must be between the labelers per task ({redundancy}) and {MAX_REDUNDANCY}, not {cap}",
+                "max_redundancy",
+            )
+        )
     if errors:
         raise invalid("Invalid project settings", *errors)
 
@@ -86,7 +104,7 @@ def project_update(*, project: Project, **changes: Any) -> Project:
         raise invalid(
             "Unknown project settings", *(FieldError("unknown setting", f) for f in sorted(unknown))
         )
-    _check_settings(changes)
+    _check_settings(changes, current=project)
     for name, value in changes.items():
         setattr(project, name, value)
     project.save(update_fields=list(changes) or None)

@@ -46,7 +46,8 @@ def test_labeler_round_trip_over_http(world):
     assert response.status_code == 200
     body = response.json()
     candidates = body["task"]["candidates"]
-    assert len(candidates) == 4 and set(candidates[0]) == {"id", "text"}  # blind: no model, no source
+    # Blind: no model, no source; only the neutral "cut off at the length limit" note.
+    assert len(candidates) == 4 and set(candidates[0]) == {"id", "text", "truncated"}
     assert body["guideline"]["version"] == 1
     ids = [c["id"] for c in candidates]
     payload = {

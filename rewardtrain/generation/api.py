@@ -12,11 +12,31 @@ from rewardtrain.api_base import AdminView, ErrorDetailField
 from rewardtrain.generation import services
 from rewardtrain.generation.endpoints import configured_endpoints
 from rewardtrain.generation.models import Backend, GenerationJob, PromptSelection
-from rewardtrain.generation.selectors import generation_jobs_for_project, get_generation_job
+from rewardtrain.generation.selectors import (
+    generation_job_tasks,
+    generation_jobs_for_project,
+    get_generation_job,
+)
+
+
+class GenerationSourceSerializer(serializers.Serializer):
+    model = serializers.IntegerField(source="model_id")
+    model_name = serializers.CharField(source="model.name")
+    answers = serializers.IntegerField(help_text="How many of each prompt's K answers this model writes.")
+    endpoint_model = serializers.CharField(help_text="openai backend: the endpoint's model serving it.")
 
 
 class GenerationJobSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
+    sources = GenerationSourceSerializer(
+        many=True,
+        read_only=True,
+        help_text="The models the job samples from, with their share of the K answers.",
+    )
+    tasks_made = serializers.IntegerField(read_only=True, help_text="Ranking tasks the job has made.")
+    truncated_answers = serializers.IntegerField(
+        read_only=True, help_text="Stored answers cut at max_new_tokens (no end of answer within the limit)."
+    )
     reward_model_name = serializers.CharField(
         source="reward_model.name", read_only=True, default=None, allow_null=True
     )
@@ -31,6 +51,9 @@ class GenerationJobSerializer(serializers.ModelSerializer):
             "id",
             "model",
             "model_name",
+            "sources",
+            "tasks_made",
+            "truncated_answers",
             "backend",
             "endpoint",
             "endpoint_model",
@@ -53,8 +76,31 @@ class GenerationJobSerializer(serializers.ModelSerializer):
         ]
 
 
+class GenerationSourceWriteSerializer(serializers.Serializer):
+    model = serializers.IntegerField(help_text="A registered base, SFT or policy model.")
+    answers = serializers.IntegerField(
+        min_value=1, help_text="How many of each prompt's K answers it writes."
+    )
+    endpoint_model = serializers.CharField(
+        max_length=300, required=False, help_text="openai backend: the endpoint's model serving it."
+    )
+
+
 class GenerationJobWriteSerializer(serializers.Serializer):
-    model = serializers.IntegerField(help_text="Registered base or SFT model to sample from.")
+    model = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Registered base, SFT or policy model to sample all K answers from (or give `models`).",
+    )
+    models = GenerationSourceWriteSerializer(
+        many=True,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Several models, each writing its share of the K answers (shuffled, blind to labelers); "
+        "the answers add up to K. Instead of `model`.",
+    )
     settings = serializers.DictField(
         required=False,
         default=dict,
@@ -122,6 +168,7 @@ class GenerationJobListView(AdminView):
             project=self.project,
             user=request.user,
             model_id=data["model"],
+            models=[dict(entry) for entry in data["models"]] if data["models"] is not None else None,
             settings=data["settings"],
             prompts=data["prompts"],
             prompt_ids=data["prompt_ids"],
@@ -131,6 +178,7 @@ class GenerationJobListView(AdminView):
             endpoint_model=data["endpoint_model"],
             reward_model_id=data["reward_model"],
         )
+        job = get_generation_job(self.project, job.pk)  # with its sources and counts
         return Response(
             GenerationJobSerializer(job, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
@@ -146,10 +194,37 @@ class GenerationJobDetailView(AdminView):
         )
 
 
+class GenerationTaskAnswerSerializer(serializers.Serializer):
+    candidate = serializers.IntegerField()
+    model_name = serializers.CharField()
+    truncated = serializers.BooleanField(help_text="Cut at max_new_tokens.")
+    chars = serializers.IntegerField()
+
+
+class GenerationTaskSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    prompt = serializers.IntegerField()
+    prompt_snippet = serializers.CharField(help_text="The prompt's last user turn, cut short (plain text).")
+    status = serializers.CharField()
+    completed_count = serializers.IntegerField()
+    required_annotations = serializers.IntegerField()
+    answers = GenerationTaskAnswerSerializer(many=True)
+
+
+class GenerationJobTasksView(AdminView):
+    """The ranking tasks a job made, with the model behind each answer: for the project's admins only."""
+
+    @extend_schema(responses=GenerationTaskSerializer(many=True))
+    def get(self, request, project_id: int, job_id: int):
+        job = get_generation_job(self.project, job_id)
+        return Response(GenerationTaskSerializer(generation_job_tasks(job), many=True).data)
+
+
 class GenerationJobCancelView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = services.generation_job_cancel(job=get_generation_job(self.project, job_id))
+        job = get_generation_job(self.project, job.pk)  # with its counts
         return Response(GenerationJobSerializer(job, context={"request": request}).data)
 
 
@@ -157,6 +232,7 @@ class GenerationJobResumeView(AdminView):
     @extend_schema(request=None, responses=GenerationJobSerializer)
     def post(self, request, project_id: int, job_id: int):
         job = services.generation_job_resume(job=get_generation_job(self.project, job_id))
+        job = get_generation_job(self.project, job.pk)  # with its counts
         return Response(GenerationJobSerializer(job, context={"request": request}).data)
 
 

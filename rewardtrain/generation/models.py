@@ -1,4 +1,5 @@
-"""Generation jobs: K answers per prompt sampled from a registered model, stored as candidates of new ranking tasks."""
+"""Generation jobs: K answers per prompt sampled from one or several registered models, stored as candidates of
+new ranking tasks."""
 
 from django.db import models
 
@@ -21,6 +22,7 @@ class GenerationJob(JobState):
     """One sampling job. Its state lives here (not in Celery); prompts are fixed when it is created."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="generation_jobs")
+    # The first of the job's models (`sources`): what a single-model job samples from.
     model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="generation_jobs")
     backend = models.CharField(max_length=8, choices=Backend.choices, default=Backend.LOCAL)
     endpoint = models.CharField(
@@ -49,6 +51,25 @@ class GenerationJob(JobState):
 
     def __str__(self) -> str:
         return f"generation job {self.pk} ({self.status})"
+
+
+class GenerationSource(models.Model):
+    """One model a job samples from and how many of each prompt's K answers it writes (the counts sum to K)."""
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="sources")
+    model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="+")
+    answers = models.PositiveSmallIntegerField()
+    endpoint_model = models.CharField(
+        max_length=300, blank=True, help_text="openai backend: the endpoint's model that serves this one."
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["job_id", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "model"], name="uniq_generation_source_model")]
+
+    def __str__(self) -> str:
+        return f"{self.answers} answers from model {self.model_id} in job {self.job_id}"
 
 
 class GenerationItem(models.Model):

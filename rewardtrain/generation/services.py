@@ -5,6 +5,12 @@ samples a batch of prompts at a time, and stores each prompt in one transaction:
 task and the job's items. A resumed job skips the prompts that already have items, and the unique
 (job, prompt, sample index) constraint keeps a second worker from storing the same prompt twice.
 
+A job samples from one model (all K answers) or from several (`GenerationSource`: each model writes its share of
+the K answers). The answers of a prompt are stored in a random order (SystemRandom), so neither the candidate ids
+nor the task positions tell which model wrote which; labelers never see a model's name (labeling/services/blind.py).
+Each candidate records its model (`model_name`, and the registered model's id in `sampling["model"]`) and
+whether it was cut at `max_new_tokens` (`sampling["truncated"]`).
+
 The `openai` backend names an endpoint the operator configured (`rewardtrain/generation/endpoints.py`); the
 worker resolves that name from its own settings and never calls anything a project admin typed.
 """
@@ -12,6 +18,8 @@ worker resolves that name from its own settings and never calls anything a proje
 import os
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -24,13 +32,25 @@ from labeling.auditlog.models import AuditAction
 from labeling.auditlog.services import audit_record
 from labeling.models import Candidate, CandidateSource, Project, Prompt, Task, TaskCandidate, TaskKind
 from labeling.models.annotations import Demonstration, ReviewStatus
-from labeling.services.errors import FieldError, conflict, invalid
+from labeling.services.errors import FieldError, ValidationFailed, conflict, invalid
 from rewardtrain.generation.endpoints import Endpoint, configured_endpoints, endpoint_get
-from rewardtrain.generation.models import Backend, GenerationItem, GenerationJob, PromptSelection
+from rewardtrain.generation.models import (
+    Backend,
+    GenerationItem,
+    GenerationJob,
+    GenerationSource,
+    PromptSelection,
+)
 from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus
-from rewardtrain.training.generate import SamplingSettings, collect_distinct, local_backend, rank_by_reward
+from rewardtrain.training.generate import (
+    Distinct,
+    SamplingSettings,
+    collect_distinct,
+    local_backend,
+    rank_by_reward,
+)
 from rewardtrain.training.openai_client import EndpointConfig, EndpointError, OpenAIClient
 
 # name: (type, default, min, max); None bounds are open.
@@ -49,8 +69,21 @@ SETTINGS: dict[str, tuple[type, Any, float | None, float | None]] = {
 SAMPLING_KINDS = {ModelKind.BASE, ModelKind.SFT, ModelKind.POLICY}
 # Stored order (candidate ids, task positions) must not follow the reward order nor be computable from public ids.
 _RANDOM = random.SystemRandom()
-# (prompt conversations) -> per prompt, K (text, reward or None) pairs, best first under best-of-N
-Sampler = Callable[[list[list[dict[str, str]]]], list[list[tuple[str, float | None]]]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer to store: its text, the model that wrote it, its reward under best-of-N, and whether it was cut
+    at the token limit."""
+
+    text: str
+    source: GenerationSource
+    reward: float | None = None
+    truncated: bool = False
+
+
+# (prompt conversations) -> per prompt, its answers (each source's share, or fewer when a source fell short)
+Sampler = Callable[[list[list[dict[str, str]]]], list[list[Answer]]]
 
 
 def _settings(project: Project, given: dict[str, Any]) -> dict[str, Any]:
@@ -178,12 +211,105 @@ def _endpoint(backend: str, name: str, model_name: str) -> tuple[Endpoint | None
     return endpoint, []
 
 
+MAX_SOURCES = 9  # a model writes at least one of at most 9 answers
+SOURCE_SEED_STRIDE = 7_919  # the n-th model of a job samples with seed + n * stride
+
+
+def _sources(
+    project: Project,
+    model_id: int | None,
+    mix: list[Any] | None,
+    k: int,
+    endpoint: Endpoint | None,
+    endpoint_model: str,
+) -> list[tuple[RegisteredModel, int, str]]:
+    """(model, answers, endpoint model) per model the job samples from; the answers sum to K.
+
+    Either `model_id` (one model writes all K answers: the single-model form) or `mix`: a list of
+    {"model": id, "answers": n, "endpoint_model": optional} — not both."""
+    served = (endpoint_model or endpoint.default_model) if endpoint else ""
+    if (model_id is None) == (mix is None):
+        why = (
+            "give either model or models, not both"
+            if model_id is not None
+            else "name the model to sample from"
+        )
+        raise invalid("Invalid generation job", FieldError(why, "models" if mix is not None else "model"))
+    if mix is None:
+        return [(_project_model(project, model_id, "model", SAMPLING_KINDS), k, served)]
+    if not isinstance(mix, list) or not 1 <= len(mix) <= MAX_SOURCES:
+        raise invalid(
+            "Invalid generation job",
+            FieldError(f"must list 1 to {MAX_SOURCES} models, each with its number of answers", "models"),
+        )
+    errors, out, seen = [], [], set()
+    for i, entry in enumerate(mix):
+        at = f"models.{i}"
+        if not isinstance(entry, dict):
+            errors.append(FieldError('must be an object like {"model": 3, "answers": 2}', at))
+            continue
+        unknown = sorted(set(entry) - {"model", "answers", "endpoint_model"})
+        if unknown:
+            errors.append(
+                FieldError("unknown field; known: model, answers, endpoint_model", f"{at}.{unknown[0]}")
+            )
+        model, answers, served_here = (
+            entry.get("model"),
+            entry.get("answers"),
+            entry.get("endpoint_model", ""),
+        )
+        if not isinstance(model, int) or isinstance(model, bool):
+            errors.append(FieldError("must be the id of a registered model", f"{at}.model"))
+        if not isinstance(answers, int) or isinstance(answers, bool) or answers < 1:
+            errors.append(FieldError("must be a whole number of answers, at least 1", f"{at}.answers"))
+        if not isinstance(served_here, str):
+            errors.append(FieldError("must be one of the endpoint's models", f"{at}.endpoint_model"))
+            served_here = ""
+        if served_here and endpoint is None:
+            errors.append(
+                FieldError("only an openai-backend job names an endpoint model", f"{at}.endpoint_model")
+            )
+        elif served_here and served_here not in endpoint.models:
+            allowed = ", ".join(endpoint.models)
+            errors.append(
+                FieldError(
+                    f"endpoint '{endpoint.name}' does not serve '{served_here}'; allowed: {allowed}",
+                    f"{at}.endpoint_model",
+                )
+            )
+        if errors:
+            continue
+        if model in seen:
+            errors.append(
+                FieldError("this model is listed twice: give it more answers instead", f"{at}.model")
+            )
+            continue
+        seen.add(model)
+        try:
+            registered = _project_model(project, model, f"{at}.model", SAMPLING_KINDS)
+        except ValidationFailed as e:  # gathered with the others, each named by its field
+            errors.extend(e.errors)
+            continue
+        out.append((registered, answers, (served_here or served) if endpoint else ""))
+    if not errors and sum(n for _, n, _ in out) != k:
+        total = sum(n for _, n, _ in out)
+        errors.append(
+            FieldError(
+                f"the answers add up to {total}; this project ranks k={k} answers per prompt", "models"
+            )
+        )
+    if errors:
+        raise invalid("Invalid generation job", *errors)
+    return out
+
+
 @transaction.atomic
 def generation_job_create(
     *,
     project: Project,
     user: AbstractBaseUser | None,
-    model_id: int,
+    model_id: int | None = None,
+    models: list[Any] | None = None,
     settings: dict[str, Any] | None = None,
     prompts: str = PromptSelection.ACCEPTED_DEMONSTRATION,
     prompt_ids: list[int] | None = None,
@@ -193,13 +319,15 @@ def generation_job_create(
     endpoint_model: str = "",
     reward_model_id: int | None = None,
 ) -> GenerationJob:
-    """Queue a job on the `gpu` queue. An `openai` job names a configured endpoint and one of its models (default:
-    its first); nothing about how to reach it (URL, key) is stored with the job."""
+    """Queue a job on the `gpu` queue. It samples from one model (`model_id`) or from several (`models`: each
+    {"model": id, "answers": n}, the answers adding up to the project's K). An `openai` job names a configured
+    endpoint and one of its models (default: its first; each entry of `models` may name its own); nothing about
+    how to reach it (URL, key) is stored with the job."""
     configured, errors = _endpoint(backend, endpoint, endpoint_model)
     if errors:
         raise invalid("Invalid generation job", *errors)
-    model = _project_model(project, model_id, "model", SAMPLING_KINDS)
     clean = _settings(project, settings or {})
+    sources = _sources(project, model_id, models, clean["k"], configured, endpoint_model)
     reward_model = None
     if clean["best_of_n"]:
         if reward_model_id is None:
@@ -208,12 +336,13 @@ def generation_job_create(
             )
         reward_model = _project_model(project, reward_model_id, "reward_model", {ModelKind.RM})
     ids = _select_prompts(project, prompts, prompt_ids or [], limit)
+    first, _, first_served = sources[0]
     job = GenerationJob.objects.create(
         project=project,
-        model=model,
+        model=first,
         backend=backend,
         endpoint=configured.name if configured else "",
-        endpoint_model=(endpoint_model or configured.default_model) if configured else "",
+        endpoint_model=first_served,
         settings=clean,
         reward_model=reward_model,
         selection={"prompts": prompts, "prompt_ids": prompt_ids or [], "limit": limit},
@@ -221,13 +350,18 @@ def generation_job_create(
         prompts_total=len(ids),
         created_by=user,
     )
+    GenerationSource.objects.bulk_create(
+        GenerationSource(job=job, model=m, answers=n, endpoint_model=served, position=i)
+        for i, (m, n, served) in enumerate(sources)
+    )
     audit_record(
         AuditAction.GENERATION_CREATE,
         project=project,
         actor=user,
         target=job,
         details={
-            "model": model.pk,
+            "model": first.pk,
+            "models": [{"model": m.pk, "answers": n} for m, n, _ in sources],
             "backend": backend,
             "endpoint": job.endpoint,
             "prompts": len(ids),
@@ -236,6 +370,18 @@ def generation_job_create(
     )
     _enqueue(job)
     return job
+
+
+def job_sources(job: GenerationJob) -> list[GenerationSource]:
+    """The models a job samples from; a job made without sources (by hand, in a test) samples K from its model."""
+    rows = list(job.sources.select_related("model").order_by("position"))
+    if rows:
+        return rows
+    return [
+        GenerationSource(
+            job=job, model=job.model, answers=job.settings.get("k", 0), endpoint_model=job.endpoint_model
+        )
+    ]
 
 
 def _enqueue(job: GenerationJob) -> None:
@@ -269,23 +415,26 @@ def generation_job_resume(*, job: GenerationJob) -> GenerationJob:
     return job
 
 
-def _sampling_record(job: GenerationJob) -> dict[str, Any]:
-    """What a candidate keeps of how it was made."""
+def _sampling_record(job: GenerationJob, source: GenerationSource) -> dict[str, Any]:
+    """What a candidate keeps of how it was made (admins only: never shown to labelers)."""
     keys = ("temperature", "top_p", "max_new_tokens", "seed", "best_of_n")
     record = {k: job.settings[k] for k in keys if k in job.settings}
-    record.update(job=job.pk, backend=job.backend)
+    record.update(job=job.pk, backend=job.backend, model=source.model_id)
     if job.backend == Backend.OPENAI:
-        record["endpoint"], record["endpoint_model"] = job.endpoint, job.endpoint_model
+        record["endpoint"], record["endpoint_model"] = (
+            job.endpoint,
+            source.endpoint_model or job.endpoint_model,
+        )
     if job.reward_model_id:
         record["reward_model"] = job.reward_model.name
     return record
 
 
-def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, float | None]]) -> bool:
+def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[Answer]) -> bool:
     """The prompt's candidates, its ranking task and the job's items, in one transaction. False if already stored."""
     project = job.project
-    base = _sampling_record(job)
-    # Best-of-N ranks the answers best first: stored in that order, candidate ids would give the ranking away.
+    # Best-of-N ranks the answers best first, and a mixed job samples model by model: stored in that order,
+    # candidate ids would give the ranking or the model away.
     answers = _RANDOM.sample(answers, len(answers))
     try:
         with transaction.atomic():
@@ -295,16 +444,17 @@ def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, f
                 [
                     Candidate(
                         prompt=prompt,
-                        text=text,
+                        text=a.text,
                         source=CandidateSource.MODEL,
-                        model_name=job.model.name,
+                        model_name=a.source.model.name,
                         sampling={
-                            **base,
+                            **_sampling_record(job, a.source),
                             "sample_index": i,
-                            **({"reward": reward} if reward is not None else {}),
+                            "truncated": a.truncated,
+                            **({"reward": a.reward} if a.reward is not None else {}),
                         },
                     )
-                    for i, (text, reward) in enumerate(answers)
+                    for i, a in enumerate(answers)
                 ]
             )
             task = Task.objects.create(
@@ -317,9 +467,9 @@ def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, f
             GenerationItem.objects.bulk_create(
                 [
                     GenerationItem(
-                        job=job, prompt=prompt, candidate=c, task=task, sample_index=i, reward=reward
+                        job=job, prompt=prompt, candidate=c, task=task, sample_index=i, reward=a.reward
                     )
-                    for i, (c, (_, reward)) in enumerate(zip(candidates, answers, strict=True))
+                    for i, (c, a) in enumerate(zip(candidates, answers, strict=True))
                 ]
             )
             GenerationJob.objects.filter(pk=job.pk).update(
@@ -330,6 +480,20 @@ def _store_prompt(job: GenerationJob, prompt: Prompt, answers: list[tuple[str, f
     return True
 
 
+def _short_of(answers: list[Answer], sources: list[GenerationSource]) -> str:
+    """Why a prompt's answers cannot make a ranking task ("" if they can): a model fell short of its share, or
+    two models wrote the same answer (a task never shows one text twice)."""
+    for source in sources:
+        got = sum(1 for a in answers if a.source is source)
+        if got < source.answers:
+            named = f" from '{source.model.name}'" if len(sources) > 1 else ""
+            return f"only {got} distinct non-empty answers{named}, {source.answers} needed"
+    texts = [a.text for a in answers]
+    if len(set(texts)) < len(texts):
+        return "two models wrote the same answer"
+    return ""
+
+
 def _skip_prompt(job: GenerationJob, prompt_id: int, reason: str) -> None:
     with transaction.atomic():
         row = GenerationJob.objects.select_for_update().get(pk=job.pk)
@@ -338,27 +502,37 @@ def _skip_prompt(job: GenerationJob, prompt_id: int, reason: str) -> None:
         row.save(update_fields=["skipped", "prompts_skipped"])
 
 
-def _sampler(job: GenerationJob) -> Sampler:
-    """Load what the job samples with (once per execution) and return its per-batch sampling function."""
+def _sampler(job: GenerationJob, sources: list[GenerationSource]) -> Sampler:
+    """Load what the job samples with (each model once per execution) and return its per-batch sampling function:
+    each source's share of answers per prompt, drawn distinct within the source."""
     s = job.settings
-    sampling = SamplingSettings(
-        temperature=s["temperature"], top_p=s["top_p"], max_new_tokens=s["max_new_tokens"], seed=s["seed"]
-    )
-    draw_n = s["best_of_n"] or s["k"]
-    if job.backend == Backend.OPENAI:
-        client = OpenAIClient(_endpoint_config(job, s))
 
-        def make_backend(convs):
-            return client.backend(convs, sampling)
+    def settings_of(position: int) -> SamplingSettings:
+        # Each model draws with its own seed: two sources serving the same weights must not repeat each other.
+        return SamplingSettings(
+            temperature=s["temperature"],
+            top_p=s["top_p"],
+            max_new_tokens=s["max_new_tokens"],
+            seed=s["seed"] + SOURCE_SEED_STRIDE * position,
+        )
+
+    backends: list[Callable] = []
+    if job.backend == Backend.OPENAI:
+        for i, source in enumerate(sources):
+            client = OpenAIClient(_endpoint_config(job, s, source.endpoint_model or job.endpoint_model))
+            backends.append(partial(client.backend, settings=settings_of(i)))
     else:
         from rewardtrain.training.modeling import load_model_and_tokenizer  # torch: workers only
 
         device = _device()
-        located = registered_model_locate(job.model)  # checked again now: the root may have changed since
-        model, tokenizer = load_model_and_tokenizer(located.path, gguf_file=located.gguf_file, device=device)
-
-        def make_backend(convs):
-            return local_backend(model, tokenizer, convs, sampling, batch_size=s["batch_size"])
+        for i, source in enumerate(sources):
+            located = registered_model_locate(source.model)  # checked again now: the root may have changed
+            model, tokenizer = load_model_and_tokenizer(
+                located.path, gguf_file=located.gguf_file, device=device
+            )
+            backends.append(
+                partial(local_backend, model, tokenizer, settings=settings_of(i), batch_size=s["batch_size"])
+            )
 
     reward = None
     if s["best_of_n"]:
@@ -366,13 +540,27 @@ def _sampler(job: GenerationJob) -> Sampler:
 
         reward = load_reward_model(registered_model_locate(job.reward_model).path, device=_device())
 
-    def sample(convs: list[list[dict[str, str]]]) -> list[list[tuple[str, float | None]]]:
-        drawn = collect_distinct(make_backend(convs), len(convs), draw_n, s["max_rounds"])
-        texts = [d.answers for d in drawn]
+    def answers_of(source: GenerationSource, convs, drawn: list[Distinct]) -> list[list[Answer]]:
         if reward is None:
-            return [[(t, None) for t in row] for row in texts]
-        ranked = rank_by_reward(reward[0], reward[1], convs, texts)
-        return [[(x.text, x.reward) for x in row[: s["k"]]] for row in ranked]
+            return [
+                [Answer(t, source, None, cut) for t, cut in zip(d.answers, d.truncated, strict=True)]
+                for d in drawn
+            ]
+        ranked = rank_by_reward(reward[0], reward[1], convs, [d.answers for d in drawn])
+        cut_of = [dict(zip(d.answers, d.truncated, strict=True)) for d in drawn]
+        return [
+            [Answer(x.text, source, x.reward, cut_of[i][x.text]) for x in row[: source.answers]]
+            for i, row in enumerate(ranked)
+        ]
+
+    def sample(convs: list[list[dict[str, str]]]) -> list[list[Answer]]:
+        out: list[list[Answer]] = [[] for _ in convs]
+        for source, make_backend in zip(sources, backends, strict=True):
+            draw_n = s["best_of_n"] or source.answers
+            drawn = collect_distinct(make_backend(convs), len(convs), draw_n, s["max_rounds"])
+            for row, got in zip(out, answers_of(source, convs, drawn), strict=True):
+                row.extend(got)
+        return out
 
     return sample
 
@@ -381,14 +569,15 @@ class JobFailed(Exception):
     """A failure whose message is already the one line to show the job's admins."""
 
 
-def _endpoint_config(job: GenerationJob, s: dict[str, Any]):
-    """How to reach the job's endpoint, from this worker's own settings: the base URL and the one variable the
-    operator named for its key. Nothing here comes from the job but the endpoint's name and model."""
+def _endpoint_config(job: GenerationJob, s: dict[str, Any], served: str):
+    """How to reach the job's endpoint for its model `served`, from this worker's own settings: the base URL and
+    the one variable the operator named for its key. Nothing here comes from the job but the endpoint's name and
+    model."""
     endpoint = endpoint_get(job.endpoint) if job.endpoint else None
     if endpoint is None:
         raise JobFailed(f"endpoint '{job.endpoint}' is not configured on this worker")
-    if job.endpoint_model not in endpoint.models:
-        raise JobFailed(f"endpoint '{endpoint.name}' no longer serves '{job.endpoint_model}'")
+    if served not in endpoint.models:
+        raise JobFailed(f"endpoint '{endpoint.name}' no longer serves '{served}'")
     api_key = ""
     if endpoint.api_key_env:
         api_key = os.environ.get(endpoint.api_key_env, "")
@@ -396,7 +585,7 @@ def _endpoint_config(job: GenerationJob, s: dict[str, Any]):
             raise JobFailed(f"endpoint '{endpoint.name}': its API key is not set on this worker")
     return EndpointConfig(
         base_url=endpoint.base_url,
-        model=job.endpoint_model,
+        model=served,
         api=endpoint.api,
         api_key=api_key,
         concurrency=s["concurrency"],
@@ -431,18 +620,18 @@ def generation_job_execute(*, job_id: int, worker: str) -> GenerationJob | None:
                 if pid not in prompts:
                     _skip_prompt(job, pid, "the prompt was deleted")
             todo = [pid for pid in todo if pid in prompts]
-            sample = _sampler(job) if todo else None
-            k, batch = job.settings["k"], job.settings["batch_size"]
+            sources = job_sources(job)
+            sample = _sampler(job, sources) if todo else None
+            batch = job.settings["batch_size"]
             for start in range(0, len(todo), batch):
                 if GenerationJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                     return _finish(job, RunStatus.CANCELLED)
                 rows = [prompts[pid] for pid in todo[start : start + batch]]
                 answers = sample([p.messages for p in rows])
                 for prompt, got in zip(rows, answers, strict=True):
-                    if len(got) < k:
-                        _skip_prompt(
-                            job, prompt.pk, f"only {len(got)} distinct non-empty answers, {k} needed"
-                        )
+                    why = _short_of(got, sources)
+                    if why:
+                        _skip_prompt(job, prompt.pk, why)
                     else:
                         _store_prompt(job, prompt, got)
                 GenerationJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())

@@ -26,8 +26,10 @@ from rewardtrain.runs.options import run_options
 from rewardtrain.runs.rm_agreement import project_rm_agreement
 from rewardtrain.runs.rounds import project_rounds
 from rewardtrain.runs.selectors import get_run, get_scoring_job, run_lineage, run_warnings
+from rewardtrain.runs.win_rates import project_win_rates
 
 SCORES_PAGE = 1000
+SAMPLES = "samples"  # the RunMetric kind of an RL run's answer tables
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
@@ -86,6 +88,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "kind",
             "snapshot",
             "base_model",
+            "reward_model",
             "hyperparams",
             "gpus",
             "status",
@@ -116,6 +119,12 @@ class TrainingRunWriteSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RunKind.values)
     snapshot = serializers.IntegerField()
     base_model = serializers.IntegerField()
+    reward_model = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="rl runs: the registered reward model (kind rm) the policy is optimised against.",
+    )
     hyperparams = serializers.DictField(required=False, default=dict)
     gpus = serializers.IntegerField(
         required=False,
@@ -135,10 +144,35 @@ class RunMetricSerializer(serializers.ModelSerializer):
 
 
 class TrainingRunDetailSerializer(TrainingRunSerializer):
-    metrics = RunMetricSerializer(many=True, read_only=True, help_text="Oldest first; `?after=` only newer.")
+    metrics = RunMetricSerializer(
+        many=True,
+        read_only=True,
+        help_text="Oldest first; `?after=` only newer. RL answer tables are served by samples/.",
+    )
 
     class Meta(TrainingRunSerializer.Meta):
         fields = [*TrainingRunSerializer.Meta.fields, "metrics"]
+
+
+class RunSampleRowSerializer(serializers.Serializer):
+    """One sampled answer of an RL step, as text (never rendered as HTML)."""
+
+    prompt = serializers.CharField(help_text="The prompt, one `role: content` line per message.")
+    prompt_id = serializers.IntegerField(required=False, allow_null=True)
+    answer = serializers.CharField(allow_blank=True)
+    reward = serializers.FloatField(allow_null=True, help_text="The reward model's score.")
+    total_reward = serializers.FloatField(
+        allow_null=True, help_text="Score - beta * KL (- missing-EOS penalty)."
+    )
+    kl = serializers.FloatField(allow_null=True, help_text="KL of the answer to the reference model (nats).")
+    length = serializers.IntegerField(help_text="Answer tokens.")
+    ended = serializers.BooleanField(help_text="False: cut off by max_new_tokens.")
+
+
+class RunSampleTableSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    step = serializers.IntegerField()
+    rows = RunSampleRowSerializer(many=True, source="values.rows")
 
 
 class LineageModelSerializer(serializers.Serializer):
@@ -166,6 +200,9 @@ class RunLineageSerializer(serializers.Serializer):
     model = LineageModelSerializer(allow_null=True, help_text="The model the run produced, if any.")
     run = LineageRunSerializer()
     base_model = LineageModelSerializer()
+    reward_model = LineageModelSerializer(
+        allow_null=True, help_text="RL runs: the reward model the policy was optimised against."
+    )
     snapshot = LineageSnapshotSerializer()
 
 
@@ -185,6 +222,10 @@ class RunOptionSerializer(serializers.Serializer):
     base_model_kinds = serializers.ListField(
         child=serializers.CharField(),
         help_text="The model kinds a run of this kind may start from, best first; others are refused.",
+    )
+    reward_model_kinds = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Non-empty: the run needs a reward model of one of these kinds (rl: rm).",
     )
     hyperparams = HyperparamFieldSerializer(many=True)
 
@@ -240,6 +281,7 @@ class TrainingRunListView(AdminView):
             base_model_id=data["base_model"],
             hyperparams=data["hyperparams"],
             gpus=data["gpus"],
+            reward_model_id=data["reward_model"],
         )
         return Response(
             TrainingRunSerializer(run, context={"request": request}).data, status=status.HTTP_201_CREATED
@@ -252,13 +294,30 @@ class TrainingRunDetailView(AdminView):
     @extend_schema(responses=TrainingRunDetailSerializer)
     def get(self, request, project_id: int, run_id: int):
         run = get_run(self.project, run_id)
-        metrics = run.metrics.all()
+        metrics = run.metrics.exclude(kind=SAMPLES)
         after = request.query_params.get("after")
         if after and after.isdigit():
             metrics = metrics.filter(pk__gt=int(after))
         data = TrainingRunSerializer(run, context={"request": request}).data
         data["metrics"] = RunMetricSerializer(metrics, many=True).data
         return Response(data)
+
+
+class TrainingRunSamplesView(AdminView):
+    """An RL run's tables of sampled answers (every `sample_every` steps), oldest first; `?after=<id>` returns
+    only newer ones, for the live page."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="table id to continue after")],
+        responses=RunSampleTableSerializer(many=True),
+    )
+    def get(self, request, project_id: int, run_id: int):
+        run = get_run(self.project, run_id)
+        tables = run.metrics.filter(kind=SAMPLES)
+        after = _int_param(request, "after")
+        if after is not None:
+            tables = tables.filter(pk__gt=after)
+        return Response(RunSampleTableSerializer(tables, many=True).data)
 
 
 class TrainingRunCancelView(AdminView):
@@ -482,3 +541,60 @@ class RoundsView(ReviewerView):
     @extend_schema(responses=RoundListSerializer)
     def get(self, request, project_id: int):
         return Response({"rounds": project_rounds(self.project.pk)})
+
+
+class WinRateModelSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="The registered model; null for a name only.")
+    name = serializers.CharField()
+
+
+class WinRateStatsSerializer(serializers.Serializer):
+    wins = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    comparisons = serializers.IntegerField(help_text="Cross-model answer pairs judged (see win_rates.py).")
+    rankings = serializers.IntegerField()
+    win_rate = serializers.FloatField(help_text="Human win rate of A over B: (wins + ties/2) / comparisons.")
+    low = serializers.FloatField(help_text="95% Wilson score interval, lower bound.")
+    high = serializers.FloatField(help_text="95% Wilson score interval, upper bound.")
+    rm_win_rate = serializers.FloatField(
+        allow_null=True, help_text="Mean sigmoid(score_A - score_B) over the scored comparisons."
+    )
+    rm_comparisons = serializers.IntegerField()
+
+
+class WinRateVersionSerializer(WinRateStatsSerializer):
+    guideline_version = serializers.IntegerField()
+
+
+class WinRatePairSerializer(WinRateStatsSerializer):
+    model_a = WinRateModelSerializer()
+    model_b = WinRateModelSerializer()
+    by_guideline = WinRateVersionSerializer(many=True)
+
+
+class WinRateRoundSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    generation_job = serializers.IntegerField()
+    pairs = WinRatePairSerializer(many=True)
+
+
+class WinRatesSerializer(serializers.Serializer):
+    reward_model = ModelBriefSerializer(
+        allow_null=True, help_text="The reward model whose predicted win rates are given."
+    )
+    overall = WinRatePairSerializer(many=True)
+    rounds = WinRateRoundSerializer(many=True)
+
+
+class WinRatesView(AdminView):
+    """Human win rates between the models ranked side by side, per round and overall, with the reward model's
+    predicted win rate on the same comparisons (`?reward_model=`: which one; default the newest that scored
+    them). For project admins: it names the models behind the answers."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("reward_model", int, required=False)], responses=WinRatesSerializer
+    )
+    def get(self, request, project_id: int):
+        chosen = _int_param(request, "reward_model")
+        return Response(WinRatesSerializer(project_win_rates(self.project.pk, chosen)).data)

@@ -65,6 +65,7 @@ class RunKind(models.TextChoices):
     SFT = "sft", "SFT"
     RM = "rm", "Reward model"
     DPO = "dpo", "DPO policy"
+    RL = "rl", "RL policy (RLOO/GRPO)"
 
 
 class RunStatus(models.TextChoices):
@@ -105,6 +106,14 @@ class TrainingRun(JobState):
     kind = models.CharField(max_length=8, choices=RunKind.choices)
     snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="training_runs")
     base_model = models.ForeignKey(RegisteredModel, on_delete=models.PROTECT, related_name="training_runs")
+    reward_model = models.ForeignKey(
+        RegisteredModel,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rl_runs",
+        help_text="RL runs: the reward model (kind rm, same project) the policy is optimised against.",
+    )
     hyperparams = models.JSONField(default=dict)
     gpus = models.PositiveSmallIntegerField(
         default=1, help_text="Processes (one per GPU) the run trains on: above 1, a torchrun process group."
@@ -131,7 +140,8 @@ class TrainingRun(JobState):
 
 
 class RunMetric(models.Model):
-    """One progress event of a run: a training step, an evaluation, or the end."""
+    """One progress event of a run: a training step, an evaluation, the end, or (RL) a table of sampled
+    answers: kind `samples`, `values = {"rows": [{prompt, answer, reward, kl, length, ...}]}`."""
 
     run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="metrics")
     kind = models.CharField(max_length=8)

@@ -4,6 +4,9 @@ The job scores, batch by batch, every candidate of the project that this reward 
 writes each batch in one transaction with an upsert on (candidate, reward model). So a job that is cancelled,
 or whose worker dies and that is claimed again (`requeue_stale_scoring_jobs`), picks up where it stopped, and
 a second job for the same model only scores what is new. Scores are for admins; labelers never see them.
+
+When the project's selection is `uncertainty`, a job that scored everything then sets the priorities of the
+project's open ranking tasks from this model's scores (`selection.ranking_priorities_update`).
 """
 
 from typing import Any
@@ -20,6 +23,7 @@ from labeling.services.errors import FieldError, conflict, invalid
 from rewardtrain.jobs import claim_job, job_failure, job_keepalive, request_cancel, stale_job_ids
 from rewardtrain.runs.artifacts import registered_model_locate
 from rewardtrain.runs.models import CandidateScore, ModelKind, RegisteredModel, RunStatus, ScoringJob
+from rewardtrain.runs.selection import ranking_priorities_update
 
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED)
 MAX_BATCH_SIZE = 512
@@ -139,10 +143,12 @@ def scoring_job_execute(*, job_id: int, worker: str) -> ScoringJob | None:
     job = claim_job(ScoringJob, job_id, worker)
     if job is None:
         return None
-    job = ScoringJob.objects.select_related("reward_model").get(pk=job.pk)
+    job = ScoringJob.objects.select_related("reward_model", "project").get(pk=job.pk)
     try:
         with job_keepalive(ScoringJob, job.pk):
             done = _score_batches(job)
+            if done:
+                ranking_priorities_update(job.project, job.reward_model)
     except Exception as exc:
         return _finish(job, RunStatus.FAILED, **job_failure(exc, f"scoring job {job.pk}"))
     return _finish(job, RunStatus.SUCCEEDED if done else RunStatus.CANCELLED)

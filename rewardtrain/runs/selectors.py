@@ -8,13 +8,16 @@ from rewardtrain.runs.models import ScoringJob, TrainingRun
 
 
 def run_lineage(run: TrainingRun) -> dict[str, Any]:
-    """Model ← run ← snapshot ← annotations ← guideline versions, as far as the records go."""
+    """Model ← run ← snapshot ← annotations ← guideline versions, as far as the records go; an RL run also
+    names the reward model its policy was optimised against."""
     produced = getattr(run, "produced_model", None)
     snapshot = run.snapshot
+    judge = run.reward_model
     return {
         "model": {"id": produced.pk, "name": produced.name, "path": produced.path} if produced else None,
         "run": {"id": run.pk, "kind": run.kind, "status": run.status, "hyperparams": run.hyperparams},
         "base_model": {"id": run.base_model_id, "name": run.base_model.name, "path": run.base_model.path},
+        "reward_model": {"id": judge.pk, "name": judge.name, "path": judge.path} if judge else None,
         "snapshot": {
             "id": snapshot.pk,
             "version": snapshot.version,
@@ -39,7 +42,7 @@ def run_warnings(run: TrainingRun) -> list[str]:
 
 def get_run(project: Project, run_id: int) -> TrainingRun:
     return job_in_project(
-        TrainingRun.objects.select_related("snapshot", "base_model"), project, run_id, "Run"
+        TrainingRun.objects.select_related("snapshot", "base_model", "reward_model"), project, run_id, "Run"
     )
 
 

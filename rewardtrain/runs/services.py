@@ -1,4 +1,4 @@
-"""Registering models and running training jobs (SFT, reward model, DPO).
+"""Registering models and running training jobs (SFT, reward model, DPO, RL against a reward model).
 
 A run's state lives in its row. A worker claims the row before it trains, so a message delivered twice (a
 Redis visibility timeout, a re-queue after a worker died) never trains twice at once; a run whose worker
@@ -43,7 +43,14 @@ from rewardtrain.runs.models import (
     RunStatus,
     TrainingRun,
 )
-from rewardtrain.runs.options import BASE_MODEL_KINDS, CONFIGS, RESERVED_PARAMS, SNAPSHOT_KINDS
+from rewardtrain.runs.options import (
+    APP_DEFAULTS,
+    BASE_MODEL_KINDS,
+    CONFIGS,
+    RESERVED_PARAMS,
+    REWARD_MODEL_KINDS,
+    SNAPSHOT_KINDS,
+)
 from rewardtrain.snapshots.models import Snapshot, SnapshotStatus
 from rewardtrain.staging import snapshot_stage
 from rewardtrain.training.config import range_errors
@@ -54,7 +61,12 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY_S = 2.0
 # What a successful run registers.
-PRODUCES = {RunKind.SFT: ModelKind.SFT, RunKind.RM: ModelKind.RM, RunKind.DPO: ModelKind.POLICY}
+PRODUCES = {
+    RunKind.SFT: ModelKind.SFT,
+    RunKind.RM: ModelKind.RM,
+    RunKind.DPO: ModelKind.POLICY,
+    RunKind.RL: ModelKind.POLICY,
+}
 DEFAULT_SAVE_EVERY = 50
 MAX_GPUS = 64
 
@@ -132,7 +144,7 @@ def _hyperparams(kind: str, given: dict[str, Any]) -> dict[str, Any]:
             )
         clean[name] = value
     if not errors:
-        errors += [FieldError(message, name) for name, message in range_errors(clean).items()]
+        errors += [FieldError(message, name) for name, message in range_errors(clean, kind).items()]
     if errors:
         raise invalid("Invalid hyper-parameters", *errors)
     return clean
@@ -140,11 +152,34 @@ def _hyperparams(kind: str, given: dict[str, Any]) -> dict[str, Any]:
 
 def _base_refusal(kind: str, base: RegisteredModel) -> str:
     allowed = ", ".join(BASE_MODEL_KINDS[kind])
-    what = "a policy" if kind == RunKind.DPO else "a language model"
+    what = "a policy" if kind in (RunKind.DPO, RunKind.RL) else "a language model"
     return (
         f"a {kind} run trains {what}: it cannot start from {base.name}, a {ModelKind(base.kind).label.lower()} "
         f"(a {base.kind} model); pick a {allowed} model"
     )
+
+
+def _reward_model_errors(project: Project, kind: str, reward_model_id: int | None) -> list[FieldError]:
+    """An RL run names a registered reward model of its project; other runs name none."""
+    kinds = REWARD_MODEL_KINDS.get(kind)
+    if not kinds:
+        if reward_model_id is None:
+            return []
+        return [FieldError(f"a {kind} run takes no reward model (only an RL run does)", "reward_model")]
+    if reward_model_id is None:
+        return [FieldError("an RL run is optimised against a reward model: pick one", "reward_model")]
+    model = RegisteredModel.objects.filter(pk=reward_model_id, project=project).first()
+    if model is None:
+        return [FieldError("no registered model with this id in this project", "reward_model")]
+    if model.kind not in kinds:
+        label = ModelKind(model.kind).label.lower()
+        return [
+            FieldError(
+                f"'{model.name}' is a {label} (a {model.kind} model), not a reward model: pick an rm model",
+                "reward_model",
+            )
+        ]
+    return []
 
 
 @transaction.atomic
@@ -157,9 +192,11 @@ def training_run_create(
     base_model_id: int,
     hyperparams: dict[str, Any] | None = None,
     gpus: int = 1,
+    reward_model_id: int | None = None,
 ) -> TrainingRun:
     """Queue a run on the `gpu` queue. The snapshot must be ready and of a kind this run trains on. `gpus` above
-    1 trains under torchrun, one process per GPU, on one worker that has that many."""
+    1 trains under torchrun, one process per GPU, on one worker that has that many. An RL run names the reward
+    model (a registered `rm` model of the project) its policy is optimised against."""
     if kind not in RunKind.values:
         raise invalid("Invalid run", FieldError(f"must be one of {', '.join(RunKind.values)}", "kind"))
     snapshot = Snapshot.objects.filter(pk=snapshot_id, project=project).first()
@@ -180,6 +217,7 @@ def training_run_create(
         errors.append(FieldError(_base_refusal(kind, base), "base_model"))
     if isinstance(gpus, bool) or not isinstance(gpus, int) or not 1 <= gpus <= MAX_GPUS:
         errors.append(FieldError(f"must be a whole number of GPUs from 1 to {MAX_GPUS}", "gpus"))
+    errors += _reward_model_errors(project, kind, reward_model_id)
     if errors:
         raise invalid("Invalid run", *errors)
     run = TrainingRun.objects.create(
@@ -187,6 +225,7 @@ def training_run_create(
         kind=kind,
         snapshot=snapshot,
         base_model=base,
+        reward_model_id=reward_model_id,
         hyperparams=_hyperparams(kind, hyperparams or {}),
         gpus=gpus,
         created_by=user,
@@ -196,7 +235,13 @@ def training_run_create(
         project=project,
         actor=user,
         target=run,
-        details={"kind": kind, "snapshot_id": snapshot.pk, "base_model_id": base.pk, "gpus": gpus},
+        details={
+            "kind": kind,
+            "snapshot_id": snapshot.pk,
+            "base_model_id": base.pk,
+            "reward_model_id": reward_model_id,
+            "gpus": gpus,
+        },
     )
     enqueue_on_commit("rewardtrain.tasks.gpu_train_run", run.pk)
     return run
@@ -216,7 +261,9 @@ def _claim(run_id: int, worker: str) -> TrainingRun | None:
 
 def _config(run: TrainingRun):
     base = registered_model_locate(run.base_model)  # checked again now: the root may have changed since
-    params = {"save_every": DEFAULT_SAVE_EVERY, **run.hyperparams}
+    params = {"save_every": DEFAULT_SAVE_EVERY, **APP_DEFAULTS.get(run.kind, {}), **run.hyperparams}
+    if run.reward_model is not None:  # located like any registered model: staged from the store, or a root
+        params["reward_model"] = registered_model_locate(run.reward_model).path
     return CONFIGS[run.kind](
         data=str(snapshot_stage(run.snapshot)),  # into this worker's cache, from the store
         model=base.path,
@@ -230,6 +277,21 @@ def _config(run: TrainingRun):
 def _finite(values: dict[str, Any]) -> dict[str, Any]:
     """JSON has no NaN or infinity (PostgreSQL refuses them); an undefined figure is stored as null."""
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()}
+
+
+SAMPLE_TEXT_CHARS = 20_000
+
+
+def _sample_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """An RL step's answers as stored: finite numbers, and texts bounded (a degenerate policy can write long)."""
+    clean = []
+    for row in rows:
+        row = _finite(row)
+        for key in ("prompt", "answer"):
+            if isinstance(row.get(key), str):
+                row[key] = row[key][:SAMPLE_TEXT_CHARS]
+        clean.append(row)
+    return clean
 
 
 class _Recorder:
@@ -252,6 +314,11 @@ class _Recorder:
             logger.warning("storing a checkpoint of run %s failed", self.run.pk, exc_info=True)
 
     def __call__(self, event) -> None:
+        if event.kind == "samples":  # a table of answers, not figures: its own row, not the live metrics
+            rows = _sample_rows(event.samples or [])
+            RunMetric.objects.create(run=self.run, kind=event.kind, step=event.step, values={"rows": rows})
+            self.publish_checkpoint()
+            return
         values = {
             k: v for k, v in event.to_dict().items() if k not in ("kind", "step", "metrics") and v is not None
         }
@@ -291,9 +358,14 @@ def _train(run: TrainingRun, recorder: _Recorder):
     staging.checkpoint_restore(Path(run.output_dir), run.storage_key)
     config = _config(run)
     if run.gpus == 1:
-        from rewardtrain.training import train_dpo, train_rm, train_sft  # torch: workers only
+        from rewardtrain.training import train_dpo, train_rl, train_rm, train_sft  # torch: workers only
 
-        train = {RunKind.SFT: train_sft, RunKind.RM: train_rm, RunKind.DPO: train_dpo}[run.kind]
+        train = {
+            RunKind.SFT: train_sft,
+            RunKind.RM: train_rm,
+            RunKind.DPO: train_dpo,
+            RunKind.RL: train_rl,
+        }[run.kind]
         return train(config, progress=recorder, should_stop=recorder.should_stop)
     job = TorchrunJob(
         command=run.kind, config=config, nproc=run.gpus, work_dir=Path(run.output_dir) / "torchrun"

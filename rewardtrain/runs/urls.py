@@ -16,6 +16,11 @@ urlpatterns = [
         name="run-cancel",
     ),
     path(
+        "projects/<int:project_id>/runs/<int:run_id>/samples/",
+        api.TrainingRunSamplesView.as_view(),
+        name="run-samples",
+    ),
+    path(
         "projects/<int:project_id>/runs/<int:run_id>/lineage/",
         api.TrainingRunLineageView.as_view(),
         name="run-lineage",
@@ -38,4 +43,5 @@ urlpatterns = [
     path("projects/<int:project_id>/scores/", api.CandidateScoreListView.as_view(), name="score-list"),
     path("projects/<int:project_id>/rm-agreement/", api.RMAgreementView.as_view(), name="rm-agreement"),
     path("projects/<int:project_id>/rounds/", api.RoundsView.as_view(), name="rounds"),
+    path("projects/<int:project_id>/win-rates/", api.WinRatesView.as_view(), name="win-rates"),
 ]

@@ -10,6 +10,7 @@ class SnapshotKind(models.TextChoices):
     PAIRWISE = "pairwise", "Pairwise (chosen/rejected)"
     KWISE = "kwise", "K-wise (candidates with tiers)"
     SFT = "sft", "SFT (demonstrations as messages)"
+    PROMPTS = "prompts", "Prompts (for RL)"
 
 
 class SnapshotStatus(models.TextChoices):

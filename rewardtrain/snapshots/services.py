@@ -119,6 +119,7 @@ _SOURCES = {
     SnapshotKind.PAIRWISE: pairwise_columns,
     SnapshotKind.KWISE: records.kwise_records,
     SnapshotKind.SFT: records.sft_records,
+    SnapshotKind.PROMPTS: records.prompt_records,
 }
 
 
@@ -127,6 +128,8 @@ def _schema(params: SnapshotParams) -> Any:
         return writers.pairwise_schema(params.format == "conversational", params.labelers_mode == "majority")
     if params.kind == SnapshotKind.KWISE:
         return writers.kwise_schema(params.aggregate)
+    if params.kind == SnapshotKind.PROMPTS:
+        return writers.prompts_schema()
     return writers.sft_schema()
 
 

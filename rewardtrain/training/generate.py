@@ -3,6 +3,9 @@
 The resample loop (:func:`collect_distinct`) is backend-agnostic: it drops empty answers and exact duplicates
 and asks the backend again for what is missing, so local sampling and an OpenAI-compatible endpoint behave the
 same. torch is imported only by the local sampler, so the HTTP backend can use this module without it.
+
+A backend says of each answer whether it was cut at ``max_new_tokens`` (:class:`Drawn`): a local model that
+emitted no stop token within the limit, or an endpoint whose choice ended with ``finish_reason == "length"``.
 """
 
 from __future__ import annotations
@@ -13,17 +16,29 @@ from typing import Any
 
 from .chat import Prompt
 
+
+@dataclass(frozen=True)
+class Drawn:
+    """One sampled answer, and whether it was cut at the token limit rather than ended by the model."""
+
+    text: str
+    truncated: bool = False
+
+
 # backend(prompt indices, how many answers each still needs, round number) -> answers per asked prompt
-Backend = Callable[[list[int], list[int], int], list[list[str]]]
+# (a plain str counts as an answer that was not cut off)
+Backend = Callable[[list[int], list[int], int], list[list[Drawn | str]]]
 
 DEFAULT_MAX_ROUNDS = 6
 
 
 @dataclass
 class Distinct:
-    """The answers of one prompt: up to ``k`` distinct non-empty texts, and how many samples it took."""
+    """The answers of one prompt: up to ``k`` distinct non-empty texts, and how many samples it took;
+    ``truncated[i]`` says whether ``answers[i]`` was cut at the token limit."""
 
     answers: list[str] = field(default_factory=list)
+    truncated: list[bool] = field(default_factory=list)
     drawn: int = 0
     dropped_empty: int = 0
     dropped_duplicate: int = 0
@@ -50,7 +65,8 @@ def collect_distinct(
             raise ValueError(f"backend returned answers for {len(got)} prompts, asked for {len(todo)}")
         for i, texts in zip(todo, got, strict=True):
             row = out[i]
-            for text in texts:
+            for drawn in texts:
+                text, cut = (drawn.text, drawn.truncated) if isinstance(drawn, Drawn) else (drawn, False)
                 row.drawn += 1
                 clean = text.replace("\x00", "").strip()
                 if not clean:
@@ -59,6 +75,7 @@ def collect_distinct(
                     row.dropped_duplicate += 1
                 elif len(row.answers) < k:
                     row.answers.append(clean)
+                    row.truncated.append(cut)
     return out
 
 
@@ -78,17 +95,17 @@ def local_backend(
     Prompts that need the same number of answers go in one batch; every round uses a fresh seed derived from
     ``settings.seed``, so a re-sample does not repeat the draw it replaces.
     """
-    from .inference import sample
+    from .inference import sample_drawn
 
-    def backend(indices: list[int], counts: list[int], round_no: int) -> list[list[str]]:
-        answers: dict[int, list[str]] = {}
+    def backend(indices: list[int], counts: list[int], round_no: int) -> list[list[Drawn | str]]:
+        answers: dict[int, list[Drawn]] = {}
         by_count: dict[int, list[int]] = {}
         for i, n in zip(indices, counts, strict=True):
             by_count.setdefault(n, []).append(i)
         for n, group in sorted(by_count.items()):
             for start in range(0, len(group), batch_size):
                 chunk = group[start : start + batch_size]
-                texts = sample(
+                texts = sample_drawn(
                     model,
                     tokenizer,
                     [prompts[i] for i in chunk],

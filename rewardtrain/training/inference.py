@@ -9,6 +9,7 @@ import torch
 
 from .chat import Message, Prompt, render_answer
 from .data import Answer, encode_prompt, encode_prompt_answer, pad_left, pad_right
+from .generate import Drawn
 from .modeling import RewardModel
 
 
@@ -55,7 +56,6 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
     return sorted(stops)
 
 
-@torch.no_grad()
 def sample(
     model: Any,
     tokenizer: Any,
@@ -66,7 +66,24 @@ def sample(
     max_new_tokens: int = 256,
     seed: int = 0,
 ) -> list[list[str]]:
-    """``n`` completions per conversation (left-padded batch); ``temperature <= 0`` means greedy.
+    """``n`` completions per conversation, as texts (see :func:`sample_drawn`)."""
+    drawn = sample_drawn(model, tokenizer, messages_batch, n, temperature, top_p, max_new_tokens, seed)
+    return [[d.text for d in row] for row in drawn]
+
+
+@torch.no_grad()
+def sample_drawn(
+    model: Any,
+    tokenizer: Any,
+    messages_batch: Sequence[Prompt | list[Message]],
+    n: int = 1,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    max_new_tokens: int = 256,
+    seed: int = 0,
+) -> list[list[Drawn]]:
+    """``n`` completions per conversation (left-padded batch); ``temperature <= 0`` means greedy. An answer
+    with no stop token within ``max_new_tokens`` is marked truncated.
 
     The global RNG is left untouched (sampling runs under ``fork_rng`` seeded with ``seed``).
     """
@@ -94,8 +111,10 @@ def sample(
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), **gen_kwargs)
     finally:
         model.train(was_training)
-    texts: list[str] = []
+    texts: list[Drawn] = []
     for row in out[:, ids.shape[1] :].tolist():
-        cut = next((i for i, t in enumerate(row) if t in eos), len(row))
-        texts.append(tokenizer.decode(row[:cut], skip_special_tokens=True))
+        cut = next((i for i, t in enumerate(row) if t in eos), None)
+        # No stop token: the row ran to the limit (rows are only shorter when every row stopped earlier).
+        truncated = cut is None and len(row) >= max_new_tokens
+        texts.append(Drawn(tokenizer.decode(row[:cut], skip_special_tokens=True), truncated))
     return [texts[i * n : (i + 1) * n] for i in range(len(messages_batch))]

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from .chat import PLAIN_ROLE_HEADERS, Message
-from .generate import Backend, SamplingSettings
+from .generate import Backend, Drawn, SamplingSettings
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 30.0
@@ -181,13 +181,25 @@ class OpenAIClient:
     def complete(
         self, messages: Sequence[Message], n: int, settings: SamplingSettings, seed: int | None = None
     ) -> list[str]:
-        """``n`` answers to one conversation (a server may return fewer choices; the caller asks again)."""
+        """``n`` answers to one conversation, as texts (see :meth:`complete_drawn`)."""
+        return [d.text for d in self.complete_drawn(messages, n, settings, seed)]
+
+    def complete_drawn(
+        self, messages: Sequence[Message], n: int, settings: SamplingSettings, seed: int | None = None
+    ) -> list[Drawn]:
+        """``n`` answers to one conversation (a server may return fewer choices; the caller asks again); a choice
+        whose ``finish_reason`` is ``"length"`` was cut at ``max_tokens``."""
         answer = self._post(self._body(messages, n, settings, settings.seed if seed is None else seed))
         try:
             choices = answer["choices"]
             if self.config.api == "chat":
-                return [c["message"]["content"] or "" for c in choices]
-            return [c["text"] or "" for c in choices]
+                texts = [c["message"]["content"] or "" for c in choices]
+            else:
+                texts = [c["text"] or "" for c in choices]
+            return [
+                Drawn(t, isinstance(c, dict) and c.get("finish_reason") == "length")
+                for t, c in zip(texts, choices, strict=True)
+            ]
         except (KeyError, TypeError):
             raise EndpointError("the answer has no choices") from None
 
@@ -195,11 +207,11 @@ class OpenAIClient:
         """A :func:`~rewardtrain.training.generate.collect_distinct` backend: one request per prompt, at most
         ``concurrency`` at a time."""
 
-        def run(indices: list[int], counts: list[int], round_no: int) -> list[list[str]]:
+        def run(indices: list[int], counts: list[int], round_no: int) -> list[list[Drawn | str]]:
             seeds = [settings.seed + 1_000_003 * round_no + i for i in indices]
             with ThreadPoolExecutor(max_workers=max(1, self.config.concurrency)) as pool:
                 futures = [
-                    pool.submit(self.complete, prompts[i], n, settings, s)
+                    pool.submit(self.complete_drawn, prompts[i], n, settings, s)
                     for i, n, s in zip(indices, counts, seeds, strict=True)
                 ]
                 return [f.result() for f in futures]

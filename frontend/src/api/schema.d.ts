@@ -511,6 +511,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/generation-jobs/{job_id}/tasks/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The ranking tasks a job made, with the model behind each answer: for the project's admins only. */
+        get: operations["projects_generation_jobs_tasks_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/guidelines/": {
         parameters: {
             query?: never;
@@ -852,6 +869,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{project_id}/runs/{run_id}/samples/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description An RL run's tables of sampled answers (every `sample_every` steps), oldest first; `?after=<id>` returns
+         *     only newer ones, for the live page.
+         */
+        get: operations["projects_runs_samples_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/scores/": {
         parameters: {
             query?: never;
@@ -1010,6 +1047,27 @@ export interface paths {
             cookie?: never;
         };
         get: operations["projects_tasks_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/win-rates/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Human win rates between the models ranked side by side, per round and overall, with the reward model's
+         *     predicted win rate on the same comparisons (`?reward_model=`: which one; default the newest that scored
+         *     them). For project admins: it names the models behind the answers.
+         */
+        get: operations["projects_win_rates_retrieve"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1266,10 +1324,15 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
-        /** @description What a labeler sees of an answer: its id and text, never its model or sampling settings. */
+        /**
+         * @description What a labeler sees of an answer: its id and text, never its model or sampling settings; only whether the
+         *     answer was cut off at the length limit (a neutral note, the same for every model).
+         */
         BlindCandidate: {
             id: number;
             text: string;
+            /** @description The answer was cut off at the length limit. */
+            truncated: boolean;
         };
         CandidateScore: {
             candidate: number;
@@ -1387,6 +1450,12 @@ export interface components {
             readonly id: number;
             model: number;
             readonly model_name: string;
+            /** @description The models the job samples from, with their share of the K answers. */
+            readonly sources: components["schemas"]["GenerationSource"][];
+            /** @description Ranking tasks the job has made. */
+            readonly tasks_made: number;
+            /** @description Stored answers cut at max_new_tokens (no end of answer within the limit). */
+            readonly truncated_answers: number;
             backend: components["schemas"]["GenerationJobBackendEnum"];
             /** @description Name of an inference endpoint the operator configured (ANNOTATE_INFERENCE_ENDPOINTS). */
             endpoint: string;
@@ -1433,8 +1502,10 @@ export interface components {
          */
         GenerationJobWriteBackendEnum: "local" | "openai";
         GenerationJobWriteRequest: {
-            /** @description Registered base or SFT model to sample from. */
-            model: number;
+            /** @description Registered base, SFT or policy model to sample all K answers from (or give `models`). */
+            model?: number | null;
+            /** @description Several models, each writing its share of the K answers (shuffled, blind to labelers); the answers add up to K. Instead of `model`. */
+            models?: components["schemas"]["GenerationSourceWriteRequest"][] | null;
             /** @description k, temperature, top_p, max_new_tokens, seed, best_of_n, batch_size, concurrency, max_rounds */
             settings?: {
                 [key: string]: unknown;
@@ -1456,6 +1527,39 @@ export interface components {
              */
             endpoint_model: string;
             reward_model?: number | null;
+        };
+        GenerationSource: {
+            model: number;
+            model_name: string;
+            /** @description How many of each prompt's K answers this model writes. */
+            answers: number;
+            /** @description openai backend: the endpoint's model serving it. */
+            endpoint_model: string;
+        };
+        GenerationSourceWriteRequest: {
+            /** @description A registered base, SFT or policy model. */
+            model: number;
+            /** @description How many of each prompt's K answers it writes. */
+            answers: number;
+            /** @description openai backend: the endpoint's model serving it. */
+            endpoint_model?: string;
+        };
+        GenerationTask: {
+            id: number;
+            prompt: number;
+            /** @description The prompt's last user turn, cut short (plain text). */
+            prompt_snippet: string;
+            status: string;
+            completed_count: number;
+            required_annotations: number;
+            answers: components["schemas"]["GenerationTaskAnswer"][];
+        };
+        GenerationTaskAnswer: {
+            candidate: number;
+            model_name: string;
+            /** @description Cut at max_new_tokens. */
+            truncated: boolean;
+            chars: number;
         };
         Guideline: {
             readonly id: number;
@@ -1882,6 +1986,15 @@ export interface components {
             gold_rate?: number;
             prompt_tasks_enabled?: boolean;
             dialogue_tasks_enabled?: boolean;
+            /**
+             * @description `uncertainty`: each scoring job with a reward model orders the open ranking tasks by how unsure the model is of their answers' order, and tasks whose labelers disagree get more labelers (up to `max_redundancy`).
+             *
+             *     * `uniform` - Uniform (priority, then age)
+             *     * `uncertainty` - Uncertainty (the reward model's scoring job sets ranking priorities)
+             */
+            selection?: components["schemas"]["SelectionEnum"];
+            /** @description Under `uncertainty`: the most labelers a ranking task may get when its labelers disagree; at least `redundancy`. Null: no extra annotations. */
+            max_redundancy?: number | null;
         };
         Project: {
             readonly id: number;
@@ -1903,6 +2016,15 @@ export interface components {
             prompt_tasks_enabled: boolean;
             /** @description Labelers may be given tasks to write whole conversations (both roles). */
             dialogue_tasks_enabled: boolean;
+            /**
+             * @description How open ranking tasks are ordered; `uncertainty` needs a scored reward model.
+             *
+             *     * `uniform` - Uniform (priority, then age)
+             *     * `uncertainty` - Uncertainty (the reward model's scoring job sets ranking priorities)
+             */
+            selection: components["schemas"]["SelectionEnum"];
+            /** @description Under `uncertainty`: labelers a ranking task may get when its labelers disagree (null: no extra annotations). */
+            max_redundancy: number | null;
             /** Format: date-time */
             readonly created_at: string;
             readonly open_tasks?: number;
@@ -1921,6 +2043,15 @@ export interface components {
             gold_rate?: number;
             prompt_tasks_enabled?: boolean;
             dialogue_tasks_enabled?: boolean;
+            /**
+             * @description `uncertainty`: each scoring job with a reward model orders the open ranking tasks by how unsure the model is of their answers' order, and tasks whose labelers disagree get more labelers (up to `max_redundancy`).
+             *
+             *     * `uniform` - Uniform (priority, then age)
+             *     * `uncertainty` - Uncertainty (the reward model's scoring job sets ranking priorities)
+             */
+            selection?: components["schemas"]["SelectionEnum"];
+            /** @description Under `uncertainty`: the most labelers a ranking task may get when its labelers disagree; at least `redundancy`. Null: no extra annotations. */
+            max_redundancy?: number | null;
         };
         Prompt: {
             readonly id: number;
@@ -2188,14 +2319,17 @@ export interface components {
          * @description * `sft` - SFT
          *     * `rm` - Reward model
          *     * `dpo` - DPO policy
+         *     * `rl` - RL policy (RLOO/GRPO)
          * @enum {string}
          */
-        RunKindEnum: "sft" | "rm" | "dpo";
+        RunKindEnum: "sft" | "rm" | "dpo" | "rl";
         RunLineage: {
             /** @description The model the run produced, if any. */
             model: components["schemas"]["LineageModel"] | null;
             run: components["schemas"]["LineageRun"];
             base_model: components["schemas"]["LineageModel"];
+            /** @description RL runs: the reward model the policy was optimised against. */
+            reward_model: components["schemas"]["LineageModel"] | null;
             snapshot: components["schemas"]["LineageSnapshot"];
         };
         RunMetric: {
@@ -2214,7 +2348,40 @@ export interface components {
             snapshot_kinds: string[];
             /** @description The model kinds a run of this kind may start from, best first; others are refused. */
             base_model_kinds: string[];
+            /** @description Non-empty: the run needs a reward model of one of these kinds (rl: rm). */
+            reward_model_kinds: string[];
             hyperparams: components["schemas"]["HyperparamField"][];
+        };
+        /** @description One sampled answer of an RL step, as text (never rendered as HTML). */
+        RunSampleRow: {
+            /** @description The prompt, one `role: content` line per message. */
+            prompt: string;
+            prompt_id?: number | null;
+            answer: string;
+            /**
+             * Format: double
+             * @description The reward model's score.
+             */
+            reward: number | null;
+            /**
+             * Format: double
+             * @description Score - beta * KL (- missing-EOS penalty).
+             */
+            total_reward: number | null;
+            /**
+             * Format: double
+             * @description KL of the answer to the reference model (nats).
+             */
+            kl: number | null;
+            /** @description Answer tokens. */
+            length: number;
+            /** @description False: cut off by max_new_tokens. */
+            ended: boolean;
+        };
+        RunSampleTable: {
+            id: number;
+            step: number;
+            rows: components["schemas"]["RunSampleRow"][];
         };
         /**
          * @description * `queued` - Queued
@@ -2257,6 +2424,12 @@ export interface components {
             /** @default 32 */
             batch_size: number;
         };
+        /**
+         * @description * `uniform` - Uniform (priority, then age)
+         *     * `uncertainty` - Uncertainty (the reward model's scoring job sets ranking priorities)
+         * @enum {string}
+         */
+        SelectionEnum: "uniform" | "uncertainty";
         /**
          * @description * `accepted` - accepted
          *     * `pending` - pending
@@ -2336,9 +2509,10 @@ export interface components {
          * @description * `pairwise` - Pairwise (chosen/rejected)
          *     * `kwise` - K-wise (candidates with tiers)
          *     * `sft` - SFT (demonstrations as messages)
+         *     * `prompts` - Prompts (for RL)
          * @enum {string}
          */
-        SnapshotKindEnum: "pairwise" | "kwise" | "sft";
+        SnapshotKindEnum: "pairwise" | "kwise" | "sft" | "prompts";
         /**
          * @description * `conversational` - conversational
          *     * `standard` - standard
@@ -2465,6 +2639,8 @@ export interface components {
             kind: components["schemas"]["RunKindEnum"];
             snapshot: number;
             base_model: number;
+            /** @description RL runs: the reward model (kind rm, same project) the policy is optimised against. */
+            reward_model: number | null;
             hyperparams: {
                 [key: string]: unknown;
             };
@@ -2500,6 +2676,8 @@ export interface components {
             kind: components["schemas"]["RunKindEnum"];
             snapshot: number;
             base_model: number;
+            /** @description RL runs: the reward model (kind rm, same project) the policy is optimised against. */
+            reward_model: number | null;
             hyperparams: {
                 [key: string]: unknown;
             };
@@ -2529,20 +2707,23 @@ export interface components {
             started_at: string | null;
             /** Format: date-time */
             finished_at: string | null;
-            /** @description Oldest first; `?after=` only newer. */
+            /** @description Oldest first; `?after=` only newer. RL answer tables are served by samples/. */
             readonly metrics: components["schemas"]["RunMetric"][];
         };
         /**
          * @description * `sft` - sft
          *     * `rm` - rm
          *     * `dpo` - dpo
+         *     * `rl` - rl
          * @enum {string}
          */
-        TrainingRunWriteKindEnum: "sft" | "rm" | "dpo";
+        TrainingRunWriteKindEnum: "sft" | "rm" | "dpo" | "rl";
         TrainingRunWriteRequest: {
             kind: components["schemas"]["TrainingRunWriteKindEnum"];
             snapshot: number;
             base_model: number;
+            /** @description rl runs: the registered reward model (kind rm) the policy is optimised against. */
+            reward_model?: number | null;
             hyperparams?: {
                 [key: string]: unknown;
             };
@@ -2571,6 +2752,84 @@ export interface components {
             readonly id: number;
             /** @description Required. 150 characters or fewer. Letters, digits and @/./+/-/_ only. */
             username: string;
+        };
+        WinRateModel: {
+            /** @description The registered model; null for a name only. */
+            id: number | null;
+            name: string;
+        };
+        WinRatePair: {
+            wins: number;
+            ties: number;
+            losses: number;
+            /** @description Cross-model answer pairs judged (see win_rates.py). */
+            comparisons: number;
+            rankings: number;
+            /**
+             * Format: double
+             * @description Human win rate of A over B: (wins + ties/2) / comparisons.
+             */
+            win_rate: number;
+            /**
+             * Format: double
+             * @description 95% Wilson score interval, lower bound.
+             */
+            low: number;
+            /**
+             * Format: double
+             * @description 95% Wilson score interval, upper bound.
+             */
+            high: number;
+            /**
+             * Format: double
+             * @description Mean sigmoid(score_A - score_B) over the scored comparisons.
+             */
+            rm_win_rate: number | null;
+            rm_comparisons: number;
+            model_a: components["schemas"]["WinRateModel"];
+            model_b: components["schemas"]["WinRateModel"];
+            by_guideline: components["schemas"]["WinRateVersion"][];
+        };
+        WinRateRound: {
+            number: number;
+            generation_job: number;
+            pairs: components["schemas"]["WinRatePair"][];
+        };
+        WinRateVersion: {
+            wins: number;
+            ties: number;
+            losses: number;
+            /** @description Cross-model answer pairs judged (see win_rates.py). */
+            comparisons: number;
+            rankings: number;
+            /**
+             * Format: double
+             * @description Human win rate of A over B: (wins + ties/2) / comparisons.
+             */
+            win_rate: number;
+            /**
+             * Format: double
+             * @description 95% Wilson score interval, lower bound.
+             */
+            low: number;
+            /**
+             * Format: double
+             * @description 95% Wilson score interval, upper bound.
+             */
+            high: number;
+            /**
+             * Format: double
+             * @description Mean sigmoid(score_A - score_B) over the scored comparisons.
+             */
+            rm_win_rate: number | null;
+            rm_comparisons: number;
+            guideline_version: number;
+        };
+        WinRates: {
+            /** @description The reward model whose predicted win rates are given. */
+            reward_model: components["schemas"]["ModelBrief"] | null;
+            overall: components["schemas"]["WinRatePair"][];
+            rounds: components["schemas"]["WinRateRound"][];
         };
         WrittenPromptResult: {
             id: number;
@@ -3578,7 +3837,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["GenerationJobWriteRequest"];
                 "application/x-www-form-urlencoded": components["schemas"]["GenerationJobWriteRequest"];
@@ -3685,6 +3944,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GenerationJob"];
+                };
+            };
+            /** @description An error in the API's one shape (see the `Error` schema). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_generation_jobs_tasks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: number;
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerationTask"][];
                 };
             };
             /** @description An error in the API's one shape (see the `Error` schema). */
@@ -4494,6 +4784,40 @@ export interface operations {
             };
         };
     };
+    projects_runs_samples_list: {
+        parameters: {
+            query?: {
+                /** @description table id to continue after */
+                after?: number;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+                run_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunSampleTable"][];
+                };
+            };
+            /** @description An error in the API's one shape (see the `Error` schema). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     projects_scores_list: {
         parameters: {
             query: {
@@ -4880,6 +5204,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PaginatedTaskAdminList"];
+                };
+            };
+            /** @description An error in the API's one shape (see the `Error` schema). */
+            "4XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    projects_win_rates_retrieve: {
+        parameters: {
+            query?: {
+                reward_model?: number;
+            };
+            header?: never;
+            path: {
+                project_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WinRates"];
                 };
             };
             /** @description An error in the API's one shape (see the `Error` schema). */

@@ -229,6 +229,13 @@ export function RankingTask({ assignment, guideline, onDone, paused, initial, su
                       <span className="badge flag">{flagLabel(k)}</span>
                     </Fragment>
                   ))}
+                  {c.truncated && (
+                    <>
+                      {" "}
+                      {/* Neutral: says nothing of which model wrote the answer, only that it hit the limit. */}
+                      <span className="badge cut-off">answer was cut off (length limit)</span>
+                    </>
+                  )}
                 </div>{" "}
                 <div id={`answer-text-${id}`}>
                   <Markdown text={c.text} className="answer-text" plainLinks />

@@ -147,10 +147,10 @@ export function SettingsPage({ project, onSaved }: { project: Project; onSaved: 
     setError("");
     try {
       const { name, description, k_answers, redundancy, lease_seconds, allow_ties, gold_rate, prompt_tasks_enabled } = form;
-      const { dialogue_tasks_enabled } = form;
+      const { dialogue_tasks_enabled, selection, max_redundancy } = form;
       const p = await api<Project>("PATCH", `/api/projects/${project.id}/`, {
         name, description, k_answers, redundancy, lease_seconds, allow_ties, gold_rate, prompt_tasks_enabled,
-        dialogue_tasks_enabled,
+        dialogue_tasks_enabled, selection, max_redundancy,
       });
       onSaved(p);
       setMsg("Saved.");
@@ -171,6 +171,36 @@ export function SettingsPage({ project, onSaved }: { project: Project; onSaved: 
       {field("allow_ties", "checkbox", "Ties allowed in rankings")}
       {field("prompt_tasks_enabled", "checkbox", "Labelers may write new prompts")}
       {field("dialogue_tasks_enabled", "checkbox", "Labelers may write whole dialogues (both roles)")}
+      <div className="form-row">
+        <label>
+          Ranking task order
+          <select
+            name="selection"
+            value={form.selection}
+            onChange={(e) => setForm({ ...form, selection: e.target.value as Project["selection"] })}
+          >
+            <option value="uniform">Uniform: priority, then oldest first</option>
+            <option value="uncertainty">Uncertainty: answers the reward model cannot tell apart first</option>
+          </select>
+        </label>
+        <label>
+          Most labelers per task when they disagree (empty: no extra)
+          <input
+            name="max_redundancy"
+            type="number"
+            min={form.redundancy}
+            value={form.max_redundancy ?? ""}
+            onChange={(e) => setForm({ ...form, max_redundancy: e.target.value === "" ? null : Number(e.target.value) })}
+          />
+        </label>
+      </div>
+      {form.selection === "uncertainty" && (
+        <p className="muted small">
+          Uncertainty needs a registered reward model and a scoring job with it: each scoring job sets the order of
+          the open ranking tasks (replacing their imported priority). Until then tasks are served as under uniform.
+          Extra labelers are given only under uncertainty.
+        </p>
+      )}
       {error && <pre className="error">{error}</pre>}
       {msg && <div className="notice">{msg}</div>}
       <button className="primary" type="submit">

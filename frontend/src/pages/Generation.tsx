@@ -1,10 +1,15 @@
-// Generation jobs of a project, for admins: sample K answers per prompt from a registered model (locally on the
-// gpu queue, or from an OpenAI-compatible endpoint), watch the progress, cancel and resume.
+// Generation jobs of a project, for admins: sample K answers per prompt from one registered model or several
+// (each writing its share of the K, shuffled and blind to labelers), locally on the gpu queue or from an
+// OpenAI-compatible endpoint; watch the progress, cancel and resume, see answers cut at the token limit and the
+// ranking tasks a job made.
 import { useEffect, useState } from "react";
 import { api, ApiError, serverNow, GenerationJob, InferenceEndpoint, Project, type Schemas } from "../api";
-import { canResume, isActive, jobDuration, jobProgress, jobRequest } from "../generation";
+import {
+  canResume, isActive, jobDuration, jobProgress, jobRequest, sourcesHint, truncatedBadge, type SourceRow,
+} from "../generation";
 
 type RegisteredModel = Schemas["RegisteredModel"];
+type GenerationTask = Schemas["GenerationTask"];
 
 const message = (e: unknown) =>
   e instanceof ApiError ? [e.message, ...e.errors.map((x) => (x.field ? `${x.field}: ` : "") + x.message)].join("\n") : String(e);
@@ -20,10 +25,24 @@ function CreateJob({ project, models, endpoints, onCreated }: {
     best_of_n: "", reward_model: "", endpoint: "", endpoint_model: "",
   });
   const [error, setError] = useState("");
+  const [sources, setSources] = useState<SourceRow[]>([{ model: "", answers: String(project.k_answers) }]);
   const set = (key: string) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value });
+  const setSource = (i: number, key: keyof SourceRow) => (e: { target: { value: string } }) =>
+    setSources(sources.map((r, j) => (j === i ? { ...r, [key]: e.target.value } : r)));
+  const addSource = () =>
+    setSources(
+      sources.length === 1
+        ? [{ ...sources[0], answers: String(Math.ceil(project.k_answers / 2)) }, { model: "", answers: String(Math.floor(project.k_answers / 2)) }]
+        : [...sources, { model: "", answers: "1" }],
+    );
+  const removeSource = (i: number) => {
+    const left = sources.filter((_, j) => j !== i);
+    setSources(left.length === 1 ? [{ ...left[0], answers: String(project.k_answers) }] : left);
+  };
+  const hint = sourcesHint(sources, Number(form.k) || project.k_answers);
   const chosen = endpoints.find((x) => x.name === form.endpoint);
   const submit = () =>
-    api("POST", `/api/projects/${project.id}/generation-jobs/`, jobRequest(form)).then(
+    api("POST", `/api/projects/${project.id}/generation-jobs/`, jobRequest(form, sources)).then(
       () => { setError(""); onCreated(); }, (e) => setError(message(e)));
   const number = (key: string, label: string, step = "1") => (
     <label>{label} <input aria-label={label} type="number" step={step} value={form[key]} onChange={set(key)} /></label>
@@ -31,11 +50,26 @@ function CreateJob({ project, models, endpoints, onCreated }: {
   return (
     <section className="card">
       <h2 className="section-title">New generation job</h2>
+      <fieldset className="sources">
+        <legend>Models (each writes its share of the K answers; labelers never see which)</legend>
+        {sources.map((row, i) => (
+          <div className="inline-form" key={i}>
+            <select aria-label={i === 0 ? "Model to sample from" : `Model ${i + 1}`} value={row.model} onChange={setSource(i, "model")}>
+              <option value="">model…</option>
+              {samplers.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
+            </select>
+            {sources.length > 1 && (
+              <>
+                <label>Answers <input aria-label={`Answers from model ${i + 1}`} type="number" min="1" value={row.answers} onChange={setSource(i, "answers")} /></label>
+                <button type="button" className="small" aria-label={`Remove model ${i + 1}`} onClick={() => removeSource(i)}>Remove</button>
+              </>
+            )}
+          </div>
+        ))}
+        <button type="button" onClick={addSource} disabled={sources.length >= project.k_answers}>Add a model</button>
+        {hint && <p className="muted small" role="status">{hint}</p>}
+      </fieldset>
       <div className="inline-form">
-        <select aria-label="Model to sample from" value={form.model} onChange={set("model")}>
-          <option value="">model…</option>
-          {samplers.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
-        </select>
         <select aria-label="Prompts" value={form.prompts} onChange={set("prompts")}>
           <option value="accepted_demonstration">prompts with an accepted demonstration</option>
           <option value="no_ranking_task">prompts without a ranking task yet</option>
@@ -87,6 +121,38 @@ function CreateJob({ project, models, endpoints, onCreated }: {
   );
 }
 
+/** The ranking tasks a job made, loaded when opened: each with its prompt, status, answers by model (admins
+ * only) and a link to its rankings. */
+function JobTasks({ projectId, job }: { projectId: number; job: GenerationJob }) {
+  const [tasks, setTasks] = useState<GenerationTask[] | null>(null);
+  const [error, setError] = useState("");
+  if (job.tasks_made === 0) return null;
+  const load = (open: boolean) => {
+    if (open && tasks === null)
+      api<GenerationTask[]>("GET", `/api/projects/${projectId}/generation-jobs/${job.id}/tasks/`).then(setTasks, (e) => setError(message(e)));
+  };
+  return (
+    <details onToggle={(e) => load((e.target as HTMLDetailsElement).open)}>
+      <summary>{job.tasks_made} ranking task{job.tasks_made === 1 ? "" : "s"}</summary>
+      {error && <p className="error">{error}</p>}
+      {tasks === null && !error && <p className="muted">Loading…</p>}
+      {tasks && (
+        <ul className="job-tasks" aria-label={`Tasks of job ${job.id}`}>
+          {tasks.map((t) => (
+            <li key={t.id}>
+              <a href={`/api/projects/${projectId}/rankings/?task=${t.id}`} target="_blank" rel="noreferrer">Task {t.id}</a>{" "}
+              <span className="muted">“{t.prompt_snippet}”</span> {t.status}, {t.completed_count}/{t.required_annotations} rankings
+              <span className="small muted">
+                {" "}— {t.answers.map((a) => `${a.model_name}${a.truncated ? " (cut off)" : ""}`).join(", ")}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </details>
+  );
+}
+
 function JobRow({ projectId, job, onChange }: { projectId: number; job: GenerationJob; onChange: () => void }) {
   const [error, setError] = useState("");
   const progress = jobProgress(job);
@@ -99,10 +165,17 @@ function JobRow({ projectId, job, onChange }: { projectId: number; job: Generati
     ).then(
       () => { setError(""); onChange(); }, (e) => setError(message(e)));
   const s = job.settings;
+  const badge = truncatedBadge(job);
+  const mixed = job.sources.length > 1;
   return (
     <tr aria-label={`Generation job ${job.id}`}>
       <td>{job.id}</td>
-      <td>{job.model_name}{job.backend === "openai" ? ` via ${job.endpoint} (${job.endpoint_model})` : ""}</td>
+      <td>
+        {mixed
+          ? job.sources.map((x) => `${x.answers} from ${x.model_name}${job.backend === "openai" ? ` (${x.endpoint_model})` : ""}`).join(" + ")
+          : job.model_name}
+        {job.backend === "openai" ? (mixed ? ` via ${job.endpoint}` : ` via ${job.endpoint} (${job.endpoint_model})`) : ""}
+      </td>
       <td>
         K={s.k}, T={s.temperature}, top-p={s.top_p}, {s.max_new_tokens} tokens, seed {s.seed}
         {s.best_of_n ? `, best of ${s.best_of_n} by ${job.reward_model_name}` : ""}
@@ -117,6 +190,13 @@ function JobRow({ projectId, job, onChange }: { projectId: number; job: Generati
             <ul>{job.skipped.map((x) => <li key={x.prompt}>prompt {x.prompt}: {x.reason}</li>)}</ul>
           </details>
         )}
+        {badge && (
+          <>
+            {" "}
+            <span className="badge cut-off" title="answers with no end within max_new_tokens">{badge}</span>
+          </>
+        )}
+        <JobTasks projectId={projectId} job={job} />
         {job.error && <p className="error">{job.error}</p>}
         {job.error_detail && <details><summary>traceback (site staff)</summary><pre className="error">{job.error_detail}</pre></details>}
         {error && <pre className="error">{error}</pre>}

@@ -51,7 +51,7 @@ export function ProjectShell({ projectId, tab, me }: { projectId: number; tab: s
     else if (tab === "agreement") page = <AgreementPage projectId={projectId} />;
     else if (tab === "runs") page = <RunsPage projectId={projectId} />;
     else if (tab === "generation") page = <GenerationPage project={project} />;
-    else if (tab === "rounds") page = <RoundsPage projectId={projectId} />;
+    else if (tab === "rounds") page = <RoundsPage projectId={projectId} isAdmin={role === "admin"} />;
     else if (tab === "imports") page = <ImportPage projectId={projectId} />;
     else if (tab === "members") page = <MembersPage projectId={projectId} />;
     else if (tab === "audit") page = <AuditPage projectId={projectId} />;

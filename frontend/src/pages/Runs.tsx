@@ -1,18 +1,21 @@
 // Datasets (snapshots) and training runs of a project, for admins: build a snapshot, register a model, start a
-// run from a typed form, watch its curves live, cancel it, compare runs and trace a model back to its data.
+// run from a typed form, watch its curves live, cancel it, compare runs and trace a model back to its data. An RL
+// run shows reward against KL, answer length, entropy and clipping, and tables of its sampled answers (text only),
+// so reward hacking (longer and longer answers, repeated phrases) is seen before anyone labels its output.
 // Everything that is still queued, building or running is polled, so the page never needs a reload.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError, type Schemas } from "../api";
 import { LineChart } from "../charts";
 import {
-  baseModelChoices, compareColumns, fieldText, hyperparamsBody, isLive, metricRows, runColumns, runProgress,
-  splitRecords, withRun,
+  baseModelChoices, compareColumns, fieldText, foldText, hyperparamsBody, isLive, metricRows, repeatedTrigrams,
+  rewardModelChoices, runColumns, runProgress, sampleTableAt, splitRecords, withConstant, withRun,
 } from "../runs";
 
 type Snapshot = Schemas["Snapshot"];
 type RegisteredModel = Schemas["RegisteredModel"];
 type Metric = Schemas["RunMetric"];
 type RunOption = Schemas["RunOption"];
+type SampleTable = Schemas["RunSampleTable"];
 /** A run as listed, or with its metrics (GET runs/{id}/). */
 type Run = Schemas["TrainingRun"] & Partial<Pick<Schemas["TrainingRunDetail"], "metrics">>;
 
@@ -48,6 +51,7 @@ function SnapshotsSection({ projectId, snapshots, reload }: { projectId: number;
           <option value="kwise">kwise (reward model, K answers per prompt)</option>
           <option value="pairwise">pairwise (chosen/rejected)</option>
           <option value="sft">sft (demonstrations)</option>
+          <option value="prompts">prompts (every prompt, for RL)</option>
         </select>
         <button onClick={build}>Build snapshot</button>
       </div>
@@ -110,6 +114,7 @@ function StartRun({ projectId, snapshots, models, options, reload, onStarted }: 
   const option = options.find((o) => o.kind === kind);
   const [snapshot, setSnapshot] = useState<number | "">("");
   const [base, setBase] = useState<number | "">("");
+  const [judge, setJudge] = useState<number | "">("");
   const [values, setValues] = useState<Record<string, string>>({});
   const [advanced, setAdvanced] = useState("");
   // Above 1: torchrun on one gpu worker with that many GPUs (the worker refuses a run asking for more).
@@ -121,7 +126,9 @@ function StartRun({ projectId, snapshots, models, options, reload, onStarted }: 
     () => Object.fromEntries((option?.hyperparams ?? []).filter((f) => f.common).map((f) => [f.name, fieldText(f)])),
     [option],
   );
-  useEffect(() => { setValues(defaults); setSnapshot(""); setBase(""); }, [defaults]);
+  useEffect(() => { setValues(defaults); setSnapshot(""); setBase(""); setJudge(""); }, [defaults]);
+  const judges = option ? rewardModelChoices(option, models) : [];
+  const needsJudge = (option?.reward_model_kinds.length ?? 0) > 0;
   const usable = snapshots.filter((s) => s.status === "ready" && option?.snapshot_kinds.includes(s.kind));
   const chosen = snapshots.find((s) => s.id === snapshot);
   const choices = option ? baseModelChoices(option, models) : { allowed: [], refused: [] };
@@ -130,7 +137,9 @@ function StartRun({ projectId, snapshots, models, options, reload, onStarted }: 
   const start = () => {
     const body = hyperparamsBody(common, values, advanced);
     if (body.errors.length) { setErrors(body.errors.map((text) => ({ field: "", text }))); return; }
-    api<Run>("POST", `/api/projects/${projectId}/runs/`, { kind, snapshot, base_model: base, hyperparams: body.hyperparams, gpus }).then(
+    api<Run>("POST", `/api/projects/${projectId}/runs/`, {
+      kind, snapshot, base_model: base, hyperparams: body.hyperparams, gpus, ...(needsJudge ? { reward_model: judge === "" ? null : judge } : {}),
+    }).then(
       (run) => { setErrors([]); setWarnings(run.warnings); onStarted(run); },
       (e) => {
         setWarnings([]);
@@ -172,6 +181,15 @@ function StartRun({ projectId, snapshots, models, options, reload, onStarted }: 
           </select>
           {fieldError("base_model")}
         </label>
+        {needsJudge && (
+          <label className="field"><span>reward model</span>
+            <select aria-label="Reward model" value={judge} onChange={(e) => setJudge(e.target.value ? Number(e.target.value) : "")}>
+              <option value="">{judges.length ? "reward model…" : "no registered reward model"}</option>
+              {judges.map((m) => <option key={m.id} value={m.id}>{m.name} ({m.kind})</option>)}
+            </select>
+            {fieldError("reward_model")}
+          </label>
+        )}
         <label className="field"><span>GPUs</span>
           <input aria-label="GPUs" type="number" min={1} max={64} value={gpus} onChange={(e) => setGpus(Number(e.target.value))} />
           {fieldError("gpus")}
@@ -252,6 +270,9 @@ function Lineage({ lineage, models }: { lineage: Schemas["RunLineage"]; models: 
   const nodes = [
     { what: "snapshot", name: `snapshot v${snap.version}`, detail: `${snap.kind}, ${splits.train?.records ?? "?"} train / ${splits.validation?.records ?? "?"} validation records` },
     { what: "base model", name: `base model ${lineage.base_model.name}`, detail: kindOf(lineage.base_model.id) ?? "" },
+    ...(lineage.reward_model
+      ? [{ what: "reward model", name: `reward model ${lineage.reward_model.name}`, detail: "optimised against" }]
+      : []),
     { what: "run", name: `run ${lineage.run.id}`, detail: `${lineage.run.kind}, ${lineage.run.status}` },
     lineage.model
       ? { what: "model", name: `model ${lineage.model.name}`, detail: kindOf(lineage.model.id) ?? "produced by this run" }
@@ -268,12 +289,106 @@ function Lineage({ lineage, models }: { lineage: Schemas["RunLineage"]; models: 
   );
 }
 
+function Chart({ title, columns, yLabel, label, percent = false }: {
+  title: string; columns: ReturnType<typeof runColumns>; yLabel: string; label: string; percent?: boolean;
+}) {
+  return (
+    <figure className="chart-figure">
+      <figcaption>{title}</figcaption>
+      <LineChart columns={columns} yLabel={yLabel} label={label} percent={percent} height={220} />
+    </figure>
+  );
+}
+
+/** An RL run's curves: reward beside KL (the trade the KL penalty makes), answer length, entropy and clipping. */
+function RLCharts({ run }: { run: Run }) {
+  const metrics = run.metrics ?? [];
+  const reward = useMemo(() => runColumns(metrics, "reward"), [metrics]);
+  const kl = useMemo(() => withConstant(runColumns(metrics, "kl"), "KL target", run.hyperparams.kl_target), [metrics, run.hyperparams.kl_target]);
+  const length = useMemo(() => runColumns(metrics, "answer_length"), [metrics]);
+  const entropy = useMemo(() => runColumns(metrics, "entropy"), [metrics]);
+  const clip = useMemo(() => runColumns(metrics, "clip_frac"), [metrics]);
+  if (reward.steps.length === 0) return <p className="muted">No reward yet: the curves appear as the run reports its steps.</p>;
+  return (
+    <div aria-label="Reward vs KL" role="group">
+      <div className="chart-pair">
+        <Chart title="Reward per step (reward model score)" columns={reward} yLabel="reward" label="reward per step" />
+        <Chart title="KL to the reference per step" columns={kl} yLabel="KL (nats per answer)" label="KL per step" />
+      </div>
+      <div className="chart-pair">
+        <Chart title="Answer length per step" columns={length} yLabel="tokens" label="answer length per step" />
+        <Chart title="Entropy per step" columns={entropy} yLabel="entropy (nats per token)" label="entropy per step" />
+        <Chart title="Clipped tokens per step" columns={clip} yLabel="clip fraction" label="clip fraction per step" percent />
+      </div>
+    </div>
+  );
+}
+
+function SampleText({ text, label }: { text: string; label: string }) {
+  const [open, setOpen] = useState(false);
+  const fold = foldText(text);
+  return (
+    <div className="sample-text">
+      {open || !fold.folded ? text : fold.text}
+      {fold.folded && (
+        <button className="link-button" aria-expanded={open} aria-label={`${open ? "Fold" : "Show all of"} ${label}`} onClick={() => setOpen(!open)}>
+          {open ? "fold" : `show all (${text.length} characters)`}
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** The answers an RL run sampled at one step (the newest unless a step is picked): text only, never HTML. */
+function SampleTables({ tables }: { tables: SampleTable[] }) {
+  const [step, setStep] = useState<number | null>(null);
+  const table = sampleTableAt(tables, step);
+  const num = (v: number | null | undefined, digits = 3) => (typeof v === "number" ? v.toFixed(digits) : "–");
+  return (
+    <section aria-label="Sampled answers">
+      <h3 className="subsection-title">Sampled answers</h3>
+      {table === null ? <p className="muted">No answers yet: a table is kept every sample_every steps.</p> : (
+        <>
+          <label className="field inline"><span>step</span>
+            <select aria-label="Sample step" value={step ?? ""} onChange={(e) => setStep(e.target.value ? Number(e.target.value) : null)}>
+              <option value="">latest (step {tables[tables.length - 1].step})</option>
+              {[...tables].reverse().map((t) => <option key={t.id} value={t.step}>step {t.step}</option>)}
+            </select>
+          </label>
+          <table className="table samples" aria-label={`Answers at step ${table.step}`}>
+            <thead><tr><th>Prompt</th><th>Answer</th><th>Reward</th><th>KL</th><th>Length</th><th>Repeats</th></tr></thead>
+            <tbody>
+              {table.rows.map((r, i) => {
+                const repeats = repeatedTrigrams(r.answer);
+                return (
+                  <tr key={i}>
+                    <td><SampleText text={r.prompt} label={`prompt ${i + 1}`} /></td>
+                    <td><SampleText text={r.answer} label={`answer ${i + 1}`} /></td>
+                    <td className="num">{num(r.reward)}</td>
+                    <td className="num">{num(r.kl)}</td>
+                    <td className="num">{r.length}{r.ended ? "" : " (cut)"}</td>
+                    <td className={`num${repeats >= 0.3 ? " warn-text" : ""}`} title="share of the answer's word trigrams seen earlier in it">
+                      {Math.round(repeats * 100)}%
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
+
 function RunDetail({ projectId, runId, models, onUpdate }: {
   projectId: number; runId: number; models: RegisteredModel[]; onUpdate: (run: Run) => void;
 }) {
   const [run, setRun] = useState<Run | null>(null);
   const [lineage, setLineage] = useState<Schemas["RunLineage"] | null>(null);
   const metrics = useRef<Metric[]>([]);
+  const [samples, setSamples] = useState<SampleTable[]>([]);
+  const samplesHeld = useRef<SampleTable[]>([]);
   const busy = useRef(false);
   const live = run === null || isLive(run.status);
   // Only the metrics after the last one held are fetched; one request at a time, so none is added twice.
@@ -286,6 +401,16 @@ function RunDetail({ projectId, runId, models, onUpdate }: {
       metrics.current = [...metrics.current, ...(r.metrics ?? []).filter((m) => m.id > lastId)];
       setRun({ ...r, metrics: metrics.current });
       onUpdate({ ...r, metrics: undefined });
+      if (r.kind !== "rl") return;
+      // An RL run's answer tables, also only the newer ones.
+      const held = samplesHeld.current;
+      const lastTable = held.length ? held[held.length - 1].id : 0;
+      return api<SampleTable[]>("GET", `/api/projects/${projectId}/runs/${runId}/samples/` + (lastTable ? `?after=${lastTable}` : "")).then((ts) => {
+        const fresh = ts.filter((t) => t.id > lastTable);
+        if (!fresh.length) return;
+        samplesHeld.current = [...samplesHeld.current, ...fresh];
+        setSamples(samplesHeld.current);
+      });
     }).finally(() => { busy.current = false; });
   };
   useEffect(poll, [projectId, runId]); // once at first; then usePoll while the run is live
@@ -314,6 +439,8 @@ function RunDetail({ projectId, runId, models, onUpdate }: {
       {run.total_steps > 0 && <progress max={run.total_steps} value={Math.min(run.step, run.total_steps)} aria-label={`progress of run ${run.id}`} />}
       {run.warnings.map((w) => <p key={w} className="warn-text" role="status">{w}</p>)}
       {run.error && <pre className="error">{run.error}</pre>}
+      {run.kind === "rl" && <RLCharts run={run} />}
+      {run.kind === "rl" && <SampleTables tables={samples} />}
       {loss.steps.length === 0 ? <p className="muted">No loss yet{live ? ": the curve appears as the run reports its steps." : "."}</p> : (
         <figure className="chart-figure">
           <figcaption>Loss per step <span className="muted" aria-live="polite">({loss.steps.length} points, last {last(loss)})</span></figcaption>

@@ -25,6 +25,7 @@ class Script:
     redirect_to: str = ""  # when set, every request is answered 302 with Location: redirect_to + path
     delay_s: float = 0.0
     empty_every: int = 0  # every n-th choice is empty (0: never)
+    length_every: int = 0  # every n-th choice ends with finish_reason "length" (cut at max_tokens; 0: never)
     requests: list[dict] = field(default_factory=list)
     raw: list[str] = field(default_factory=list)  # each request's method, path, headers and body, as text
     statuses: list[int] = field(default_factory=list)
@@ -102,10 +103,18 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             for i in range(body.get("n", 1)):
                 number = next(script.counter)
                 text = "" if script.empty_every and number % script.empty_every == 0 else f"answer {number}"
+                cut = bool(script.length_every) and number % script.length_every == 0
+                finish = "length" if cut else "stop"
                 if self.path.endswith("chat/completions"):
-                    choices.append({"index": i, "message": {"role": "assistant", "content": text}})
+                    choices.append(
+                        {
+                            "index": i,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": finish,
+                        }
+                    )
                 else:
-                    choices.append({"index": i, "text": text})
+                    choices.append({"index": i, "text": text, "finish_reason": finish})
             return 200, {"object": "chat.completion", "model": body["model"], "choices": choices}
 
     return Handler

@@ -112,3 +112,18 @@ def test_concurrency_is_bounded_and_empty_answers_are_asked_again():
     assert sum(d.dropped_empty for d in out) > 0
     assert script.max_in_flight == 2
     assert elapsed >= 1.0  # 8 first requests, two at a time, 0.25 s each
+
+
+@pytest.mark.parametrize("api", ["chat", "completions"])
+def test_a_choice_that_ended_at_max_tokens_is_marked_truncated(api):
+    with openai_server(Script(length_every=2)) as (url, _script):
+        client = OpenAIClient(EndpointConfig(base_url=url, model="m", api=api))
+        drawn = client.complete_drawn(CONV, n=4, settings=SETTINGS)
+        kept = collect_distinct(client.backend([CONV], SETTINGS), 1, k=2)
+    assert [(d.text, d.truncated) for d in drawn] == [
+        ("answer 1", False),
+        ("answer 2", True),
+        ("answer 3", False),
+        ("answer 4", True),
+    ]
+    assert kept[0].answers == ["answer 5", "answer 6"] and kept[0].truncated == [False, True]

@@ -119,9 +119,10 @@ def test_a_stored_prompt_is_never_stored_twice(tiny_dir):
     project, admin = project_with_prompts(1)
     job = _job(project, admin, register(project, admin, tiny_dir))
     prompt = Prompt.objects.get(project=project)
-    answers = [(f"a{i}", None) for i in range(4)]
+    source = services.job_sources(job)[0]
+    answers = [services.Answer(f"a{i}", source) for i in range(4)]
     assert services._store_prompt(job, prompt, answers) is True
-    assert services._store_prompt(job, prompt, [(f"b{i}", None) for i in range(4)]) is False
+    assert services._store_prompt(job, prompt, [services.Answer(f"b{i}", source) for i in range(4)]) is False
     assert Candidate.objects.count() == 4 and Task.objects.filter(kind=TaskKind.RANKING).count() == 1
 
 
@@ -167,10 +168,12 @@ def test_best_of_n_answers_are_stored_in_an_order_that_does_not_follow_their_rew
     model = RegisteredModel.objects.create(project=project, name="tiny", kind=ModelKind.BASE, path="org/tiny")
     job = _job(project, admin, model)
     rewards = [4.0, 3.0, 2.0, 1.0]
+    source = services.job_sources(job)[0]
     id_order_is_reward_order, position_order_is_reward_order = [], []
     for prompt in Prompt.objects.filter(project=project):
         # Best first, as best-of-N ranks them before storage.
-        assert services._store_prompt(job, prompt, [(f"{prompt.pk} answer {r}", r) for r in rewards])
+        answers = [services.Answer(f"{prompt.pk} answer {r}", source, r) for r in rewards]
+        assert services._store_prompt(job, prompt, answers)
         items = list(GenerationItem.objects.filter(job=job, prompt=prompt).select_related("candidate"))
         assert all(i.candidate.sampling["reward"] == i.reward for i in items)
         positions = dict(

@@ -224,4 +224,4 @@ def test_labeler_payloads_never_carry_scores_model_names_or_sources(setup):
         assert "secret-policy-7b" not in text and "temperature" not in text and "rm-1" not in text
         assert not any(repr(s) in text for s in scores)
     candidates = leased.json()["task"]["candidates"]
-    assert len(candidates) == 4 and all(set(c) == {"id", "text"} for c in candidates)
+    assert len(candidates) == 4 and all(set(c) == {"id", "text", "truncated"} for c in candidates)
