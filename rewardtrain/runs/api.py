@@ -8,8 +8,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
+from labeling.api.query import query_id
 from labeling.api.typed_json import NumbersField, ObjectField
-from labeling.services.errors import FieldError, invalid
 from rewardtrain.api_base import AdminView, ErrorDetailField, ReviewerView
 from rewardtrain.runs import scoring, services
 from rewardtrain.runs.artifacts import ModelRef, model_root_names
@@ -295,9 +295,9 @@ class TrainingRunDetailView(AdminView):
     def get(self, request, project_id: int, run_id: int):
         run = get_run(self.project, run_id)
         metrics = run.metrics.exclude(kind=SAMPLES)
-        after = request.query_params.get("after")
-        if after and after.isdigit():
-            metrics = metrics.filter(pk__gt=int(after))
+        after = query_id(request, "after")
+        if after is not None:
+            metrics = metrics.filter(pk__gt=after)
         data = TrainingRunSerializer(run, context={"request": request}).data
         data["metrics"] = RunMetricSerializer(metrics, many=True).data
         return Response(data)
@@ -314,7 +314,7 @@ class TrainingRunSamplesView(AdminView):
     def get(self, request, project_id: int, run_id: int):
         run = get_run(self.project, run_id)
         tables = run.metrics.filter(kind=SAMPLES)
-        after = _int_param(request, "after")
+        after = query_id(request, "after")
         if after is not None:
             tables = tables.filter(pk__gt=after)
         return Response(RunSampleTableSerializer(tables, many=True).data)
@@ -406,17 +406,6 @@ class ScoringJobCancelView(AdminView):
         return Response(ScoringJobSerializer(job, context={"request": request}).data)
 
 
-def _int_param(request, name: str, required: bool = False) -> int | None:
-    value = request.query_params.get(name)
-    if value is None or value == "":
-        if required:
-            raise invalid("Invalid query", FieldError("is required", name))
-        return None
-    if not value.isdigit():
-        raise invalid("Invalid query", FieldError("must be a positive integer", name))
-    return int(value)
-
-
 class CandidateScoreListView(AdminView):
     """One reward model's scores, by candidate id; `?task=` narrows to one task, `?after=` pages on."""
 
@@ -430,13 +419,13 @@ class CandidateScoreListView(AdminView):
     )
     def get(self, request, project_id: int):
         rows = CandidateScore.objects.filter(
-            reward_model_id=_int_param(request, "reward_model", required=True),
+            reward_model_id=query_id(request, "reward_model", required=True),
             reward_model__project=self.project,
         ).select_related("candidate")
-        task = _int_param(request, "task")
+        task = query_id(request, "task")
         if task is not None:
             rows = rows.filter(candidate__tasks__id=task)
-        after = _int_param(request, "after")
+        after = query_id(request, "after")
         if after is not None:
             rows = rows.filter(candidate_id__gt=after)
         rows = rows.order_by("candidate_id")[:SCORES_PAGE]
@@ -596,5 +585,5 @@ class WinRatesView(AdminView):
         parameters=[OpenApiParameter("reward_model", int, required=False)], responses=WinRatesSerializer
     )
     def get(self, request, project_id: int):
-        chosen = _int_param(request, "reward_model")
+        chosen = query_id(request, "reward_model")
         return Response(WinRatesSerializer(project_win_rates(self.project.pk, chosen)).data)

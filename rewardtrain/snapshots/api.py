@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from annotate import storage
 from labeling.api.permissions import ROLE_RANK, ProjectRole, project_for_request
+from labeling.api.query import query_id
 from labeling.models import ApiToken, Role
 from labeling.services.errors import invalid
 from rewardtrain.api_base import ErrorDetailField
@@ -240,8 +241,5 @@ class SnapshotDownloadListView(APIView):
         responses=SnapshotDownloadSerializer(many=True),
     )
     def get(self, request, project_id: int):
-        raw = request.query_params.get("snapshot")
-        if raw is not None and not raw.isdigit():
-            raise invalid("snapshot must be an id.")
-        rows = selectors.downloads_for_project(self.project, int(raw) if raw else None)
+        rows = selectors.downloads_for_project(self.project, query_id(request, "snapshot"))
         return Response(SnapshotDownloadSerializer(rows[:1000], many=True).data)

@@ -6,8 +6,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.permissions import Authenticated, token_project_id
+from labeling.api.query import query_id
 from labeling.models import Suggestion
-from labeling.services.errors import FieldError, invalid
 from rewardtrain.suggestions.selectors import suggestion_for
 from rewardtrain.suggestions.services import suggestion_request
 
@@ -42,15 +42,10 @@ class SuggestionView(APIView):
         responses=SuggestionSerializer,
     )
     def get(self, request, assignment_id: int):
-        raw = request.query_params.get("id")
-        if raw and not raw.isdigit():
-            raise invalid(
-                "Invalid suggestion id", FieldError(f"must be a positive integer, not {raw!r}", "id")
-            )
         suggestion = suggestion_for(
             user=request.user,
             assignment_id=assignment_id,
-            suggestion_id=int(raw) if raw else None,
+            suggestion_id=query_id(request, "id"),
             project_id=token_project_id(request),
         )
         return Response(SuggestionSerializer(suggestion).data)
