@@ -47,6 +47,9 @@ def _flatten(detail, field: str | None = None) -> list[FieldError]:
     if isinstance(detail, dict):
         out = []
         for key, value in detail.items():
+            if isinstance(key, int):  # ListField keys its errors by item index: the same path as a list's
+                out += _flatten(value, f"{field}[{key}]" if field else f"[{key}]")
+                continue
             name = None if key == api_settings.NON_FIELD_ERRORS_KEY else str(key)
             out += _flatten(value, f"{field}.{name}" if field and name else (name or field))
         return out

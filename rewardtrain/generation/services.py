@@ -244,7 +244,7 @@ def _sources(
         )
     errors, out, seen = [], [], set()
     for i, entry in enumerate(mix):
-        at = f"models.{i}"
+        at = f"models[{i}]"
         if not isinstance(entry, dict):
             errors.append(FieldError('must be an object like {"model": 3, "answers": 2}', at))
             continue

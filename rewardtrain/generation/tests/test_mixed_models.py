@@ -101,10 +101,10 @@ def test_mixed_jobs_are_refused_naming_what_is_wrong(tiny_dir, tiny_rm_dir):
     assert "not both" in both["models"]
     assert "name the model" in refused()["model"]
     twice = [{"model": policy.pk, "answers": 2}, {"model": policy.pk, "answers": 2}]
-    assert "listed twice" in refused(models=twice)["models.1.model"]
+    assert "listed twice" in refused(models=twice)["models[1].model"]
     judge = [{"model": policy.pk, "answers": 2}, {"model": rm.pk, "answers": 2}]
-    assert "is a rm model" in refused(models=judge)["models.1.model"]
-    assert "models.0.answers" in refused(models=[{"model": policy.pk, "answers": 0}])
+    assert "is a rm model" in refused(models=judge)["models[1].model"]
+    assert "models[0].answers" in refused(models=[{"model": policy.pk, "answers": 0}])
     assert not GenerationSource.objects.exists()
 
 
