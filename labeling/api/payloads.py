@@ -31,6 +31,15 @@ def _iso(value) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def _newest_guideline_version(task) -> int | None:
+    """The project's newest guideline version. A task fresh from the claim carries the newest guideline's id
+    (the claim's own subquery), whose version the process cache already holds; otherwise one index lookup."""
+    newest_id = getattr(task, "current_guideline_id", None)
+    if newest_id is not None:
+        return _guideline_payload(newest_id)["version"]
+    return guideline_newest_version(task.project_id)
+
+
 def assignment_payload(assignment: Assignment) -> dict:
     """The assignment as a labeler sees it; `assignment.task` must come with its prompt and project loaded."""
     task = assignment.task
@@ -62,7 +71,7 @@ def assignment_payload(assignment: Assignment) -> dict:
             "name": project.name,
             "allow_ties": project.allow_ties,
             "k_answers": project.k_answers,
-            "guideline_version": guideline_newest_version(project.pk),
+            "guideline_version": _newest_guideline_version(task),
         },
         "guideline": dict(_guideline_payload(assignment.guideline_id)) if assignment.guideline_id else None,
     }

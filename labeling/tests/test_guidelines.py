@@ -112,3 +112,16 @@ def test_hot_path_payload_matches_the_serializer_when_versions_differ(world):
     payload = assignment_payload(assignment)
     assert payload == AssignmentSerializer(assignment).data
     assert payload["project"]["guideline_version"] == 2 and payload["guideline"]["version"] == 1
+
+
+def test_a_fresh_claim_reads_the_newest_version_from_the_claim_itself(world):
+    """The claim's own statement already picks the newest guideline: its payload asks the database no more."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    publish_v2(world)
+    with CaptureQueriesContext(connection) as captured:
+        lease = client_for(world["labeler"]).post(f"/api/projects/{world['project'].pk}/assignments/next/")
+    assert lease.json()["project"]["guideline_version"] == 2 and lease.json()["guideline"]["version"] == 2
+    # The lookup it replaces: `SELECT "labeling_guideline"."version" … ORDER BY 1 DESC LIMIT 1`.
+    assert not [q for q in captured if q["sql"].startswith('SELECT "labeling_guideline"."version"')]
