@@ -9,17 +9,14 @@ ANNOTATE_SCREENSHOTS to a folder to save the finished page there (docs/screensho
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from labeling.models import Prompt
 from labeling.tests.factories import make_project, make_user
 from rewardtrain.generation.tests.helpers import register
-from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RunStatus, TrainingRun
 from rewardtrain.snapshots.models import SnapshotStatus
 from rewardtrain.snapshots.services import snapshot_build, snapshot_create
@@ -27,6 +24,7 @@ from rewardtrain.tests.helpers import both_splits_seed
 from rewardtrain.training.config import RMConfig
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
+from tests.e2e.held_worker import HeldWorker
 from tests.e2e.test_accessibility import AXE, BLOCKING, RUN_AXE
 
 pytestmark = [
@@ -73,32 +71,6 @@ def _prompts(project) -> None:
             external_id=f"p{i}",
             messages=[{"role": "user", "content": f"{MARKUP} question {i}: {words}"}],
         )
-
-
-class HeldWorker:
-    def __init__(self, monkeypatch) -> None:
-        self.reached, self.go = threading.Event(), threading.Event()
-        self.result: TrainingRun | None = None
-        original = services._Recorder.__call__
-
-        def held(recorder, event):
-            original(recorder, event)
-            if event.kind == "samples" and event.step == HOLD_AT_STEP:
-                self.reached.set()
-                assert self.go.wait(120), "the test never released the run"
-
-        monkeypatch.setattr(services._Recorder, "__call__", held)
-
-    def start(self, run_id: int) -> None:
-        def work() -> None:
-            try:
-                self.result = services.training_run_execute(run_id=run_id, worker="e2e")
-            finally:
-                self.reached.set()
-                connection.close()
-
-        self.thread = threading.Thread(target=work, daemon=True)
-        self.thread.start()
 
 
 def test_an_rl_run_shows_reward_against_kl_and_its_sampled_answers(
@@ -152,7 +124,7 @@ def test_an_rl_run_shows_reward_against_kl_and_its_sampled_answers(
     run = TrainingRun.objects.get(project=project)
     assert run.kind == "rl" and run.reward_model_id == rm.pk
 
-    worker = HeldWorker(monkeypatch)
+    worker = HeldWorker(monkeypatch, kind="samples", step=HOLD_AT_STEP)
     worker.start(run.pk)
     try:
         assert worker.reached.wait(300), "training never reached the held step"

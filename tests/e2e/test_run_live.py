@@ -8,21 +8,19 @@ folder to save the finished run page there (docs/screenshots/run-page.png comes 
 
 import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from labeling.tests.factories import add_member, import_ranking_tasks, make_project, make_user
 from rewardtrain.generation.tests.helpers import register
-from rewardtrain.runs import services
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunStatus, TrainingRun
 from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
 from rewardtrain.snapshots.services import snapshot_build, snapshot_dir
 from rewardtrain.tests.helpers import candidate_ids, rank, store_snapshot_files
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
+from tests.e2e.held_worker import HeldWorker
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -54,40 +52,6 @@ def _ready_kwise_snapshot(project) -> Snapshot:
     write_jsonl(folder / "train.jsonl", planted_kwise_records(24, seed=1))
     write_jsonl(folder / "validation.jsonl", planted_kwise_records(8, seed=2))
     return store_snapshot_files(snapshot, folder)
-
-
-class HeldWorker:
-    """Trains a run in a thread, holding it after step `HOLD_AT_STEP` until `release()`."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.reached, self.go = threading.Event(), threading.Event()
-        self.result: TrainingRun | None = None
-        original = services._Recorder.__call__
-
-        def held(recorder, event):
-            original(recorder, event)
-            if event.kind == "step" and event.step == HOLD_AT_STEP:
-                self.reached.set()
-                assert self.go.wait(120), "the test never released the run"
-
-        monkeypatch.setattr(services._Recorder, "__call__", held)
-
-    def start(self, run_id: int) -> None:
-        def work() -> None:
-            try:
-                self.result = services.training_run_execute(run_id=run_id, worker="e2e")
-            finally:
-                self.reached.set()
-                connection.close()
-
-        self.thread = threading.Thread(target=work, daemon=True)
-        self.thread.start()
-
-    def release(self) -> TrainingRun:
-        self.go.set()
-        self.thread.join(300)
-        assert self.result is not None
-        return self.result
 
 
 def test_a_run_started_from_the_form_shows_its_curve_growing_without_a_reload(
@@ -143,7 +107,7 @@ def test_a_run_started_from_the_form_shows_its_curve_growing_without_a_reload(
         "prefix_sharing": True,
     }
 
-    worker = HeldWorker(monkeypatch)
+    worker = HeldWorker(monkeypatch, kind="step", step=HOLD_AT_STEP)
     worker.start(run.pk)
     try:
         _watch(page, project, card, run, worker)
