@@ -10,7 +10,6 @@ the moderate and minor ones too, with the elements they concern.
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
@@ -24,20 +23,9 @@ from labeling.tests.factories import add_member, make_project, make_user, new_cl
 from rewardtrain.generation.models import GenerationJob
 from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
 from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from tests.e2e.axe import axe_report, axe_violations, blocking
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
-
-AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
-BLOCKING = {"serious", "critical"}
-
-# Runs axe on the whole document and returns what a failure message needs, as plain JSON.
-RUN_AXE = """async () => {
-  const results = await axe.run(document, { resultTypes: ["violations"] });
-  return results.violations.map((v) => ({
-    id: v.id, impact: v.impact, help: v.help,
-    nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
-  }));
-}"""
 
 CONVERSATION = [
     {"role": "system", "content": "You are a concise assistant."},
@@ -214,14 +202,6 @@ def _sign_in(page, base: str, username: str) -> None:
     page.wait_for_selector("text=Your projects")
 
 
-def _report(name: str, violations: list[dict]) -> str:
-    lines = [f"axe on the {name} page:"]
-    for v in violations:
-        lines.append(f"- [{v['impact']}] {v['id']}: {v['help']}")
-        lines += [f"    {n['target']}: {n['summary']}".replace("\n", " / ") for n in v["nodes"]]
-    return "\n".join(lines)
-
-
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_has_no_serious_or_critical_axe_violation(name, world, live_server, browser):
     case = PAGES[name]
@@ -235,9 +215,7 @@ def test_page_has_no_serious_or_critical_axe_violation(name, world, live_server,
         case.then(page)
     page.wait_for_load_state("networkidle")
 
-    page.evaluate(AXE.read_text())
-    violations = page.evaluate(RUN_AXE)
+    violations = axe_violations(page)
     context.close()
-    blocking = [v for v in violations if v["impact"] in BLOCKING]
-    assert not blocking, _report(name, violations)
-    print(_report(name, violations))  # the moderate and minor ones, shown with -s
+    assert not blocking(violations), axe_report(name, violations)
+    print(axe_report(name, violations))  # the moderate and minor ones, shown with -s

@@ -24,8 +24,8 @@ from rewardtrain.tests.helpers import both_splits_seed
 from rewardtrain.training.config import RMConfig
 from rewardtrain.training.tests.helpers import CORPUS, planted_kwise_records, write_jsonl
 from rewardtrain.training.tiny import build_tiny_model_and_tokenizer
+from tests.e2e.axe import axe_report, axe_violations, blocking
 from tests.e2e.held_worker import HeldWorker
-from tests.e2e.test_accessibility import AXE, BLOCKING, RUN_AXE
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -178,9 +178,8 @@ def test_an_rl_run_shows_reward_against_kl_and_its_sampled_answers(
     assert "reward model apple-rm" in lineage.inner_text() and "base model tiny-sft" in lineage.inner_text()
 
     # The charts, the answer tables and the fold buttons pass axe as the other pages do.
-    page.evaluate(AXE.read_text())
-    blocking = [v for v in page.evaluate(RUN_AXE) if v["impact"] in BLOCKING]
-    assert not blocking, blocking
+    violations = axe_violations(page)
+    assert not blocking(violations), axe_report("RL run", violations)
 
     if folder := os.environ.get("ANNOTATE_SCREENSHOTS"):
         Path(folder).mkdir(parents=True, exist_ok=True)
