@@ -21,9 +21,9 @@ from labeling.services.imports import import_file
 from labeling.services.submission import demonstration_submit, dialogue_submit
 from labeling.tests.factories import add_member, make_project, make_user, new_client_id
 from rewardtrain.generation.models import GenerationJob
-from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
-from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.runs.models import RunStatus
 from tests.e2e.axe import axe_report, axe_violations, blocking
+from tests.e2e.finished_run import finished_run_with_curve
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -76,29 +76,7 @@ def _labeler_history(project, labeler) -> None:
 
 
 def _runs_and_models(project, tmp_path) -> None:
-    snapshot = Snapshot.objects.create(
-        project=project,
-        version=1,
-        kind=SnapshotKind.KWISE,
-        status=SnapshotStatus.READY,
-        params={},
-        manifest={},
-    )
-    base = RegisteredModel.objects.create(
-        project=project, name="tiny-base", kind=ModelKind.BASE, path=str(tmp_path)
-    )
-    run = TrainingRun.objects.create(
-        project=project,
-        kind="rm",
-        snapshot=snapshot,
-        base_model=base,
-        status=RunStatus.SUCCEEDED,
-        step=3,
-        total_steps=3,
-        final_metrics={"val_accuracy": 0.75},
-    )
-    for step, loss in ((1, 0.7), (2, 0.6), (3, 0.4)):
-        RunMetric.objects.create(run=run, kind="step", step=step, values={"loss": loss, "accuracy": 0.5})
+    base = finished_run_with_curve(project, tmp_path).base_model
     GenerationJob.objects.create(
         project=project,
         model=base,

@@ -3,8 +3,8 @@
 import pytest
 
 from labeling.tests.factories import make_project, make_user
-from rewardtrain.runs.models import ModelKind, RegisteredModel, RunMetric, RunStatus, TrainingRun
-from rewardtrain.snapshots.models import Snapshot, SnapshotKind, SnapshotStatus
+from rewardtrain.snapshots.models import Snapshot
+from tests.e2e.finished_run import finished_run_with_curve
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -12,29 +12,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 def test_runs_page_shows_curves_lineage_and_builds_snapshots(live_server, browser, tmp_path):
     admin = make_user("e2e-runs-admin", is_staff=True)
     project = make_project(admin=admin)
-    snapshot = Snapshot.objects.create(
-        project=project,
-        version=1,
-        kind=SnapshotKind.KWISE,
-        status=SnapshotStatus.READY,
-        params={},
-        manifest={},
-    )
-    base = RegisteredModel.objects.create(
-        project=project, name="tiny-base", kind=ModelKind.BASE, path=str(tmp_path)
-    )
-    run = TrainingRun.objects.create(
-        project=project,
-        kind="rm",
-        snapshot=snapshot,
-        base_model=base,
-        status=RunStatus.SUCCEEDED,
-        step=3,
-        total_steps=3,
-        final_metrics={"val_accuracy": 0.75},
-    )
-    for step, loss in ((1, 0.7), (2, 0.6), (3, 0.4)):
-        RunMetric.objects.create(run=run, kind="step", step=step, values={"loss": loss, "accuracy": 0.5})
+    finished_run_with_curve(project, tmp_path)
 
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(live_server.url + "/")
